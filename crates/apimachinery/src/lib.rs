@@ -1,0 +1,14 @@
+//! Kubernetes API machinery shared by every rudder component: the registry of built-in resources,
+//! label and field selectors, validation with field paths, `Status` errors and the patch engines.
+//!
+//! Architecture invariant: this crate does no I/O. It knows nothing of HTTP, gRPC or storage;
+//! everything here is a pure function of its inputs.
+
+pub mod fields;
+pub mod labels;
+pub mod meta;
+pub mod patch;
+pub mod resources;
+pub mod schema;
+pub mod status;
+pub mod validation;

@@ -1,0 +1,283 @@
+//! The cluster's certificates: a CA, the serving certificate and the admin's client certificate,
+//! created on first start under `<data-dir>/server/tls` and reused afterwards, and the admin
+//! kubeconfig that points kubectl at the server.
+
+use std::{
+    fs,
+    net::IpAddr,
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, SanType,
+};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
+
+/// Errors creating or loading certificates.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Generating or parsing a certificate failed.
+    #[error("certificate: {0}")]
+    Certificate(#[from] rcgen::Error),
+    /// A PEM file could not be parsed.
+    #[error("{path}: invalid PEM: {message}")]
+    Pem {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong.
+        message: String,
+    },
+    /// The TLS configuration was refused.
+    #[error("tls: {0}")]
+    Tls(#[from] rustls::Error),
+}
+
+/// The result type of this module.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The PEM files of the cluster's PKI.
+#[derive(Clone, Debug)]
+pub struct Pki {
+    /// The directory holding the files.
+    pub dir: PathBuf,
+    /// The CA certificate in PEM.
+    pub ca_pem: String,
+    ca_key_pem: String,
+}
+
+fn read(path: &Path) -> Result<String> {
+    fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn write(path: &Path, contents: &str, private: bool) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let tmp = path.with_extension("tmp");
+    let mut options = fs::OpenOptions::new();
+    options
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(if private { 0o600 } else { 0o644 });
+    std::io::Write::write_all(&mut options.open(&tmp).map_err(io)?, contents.as_bytes())
+        .map_err(io)?;
+    fs::rename(&tmp, path).map_err(io)
+}
+
+fn name(common_name: &str, organizations: &[&str]) -> DistinguishedName {
+    let mut dn = DistinguishedName::new();
+    for org in organizations {
+        dn.push(DnType::OrganizationName, *org);
+    }
+    dn.push(DnType::CommonName, common_name);
+    dn
+}
+
+fn validity(params: &mut CertificateParams, years: i32) {
+    let now = jiff::Zoned::now().date();
+    let start = now.yesterday().expect("date in range");
+    let end = start.saturating_add(jiff::Span::new().years(years));
+    params.not_before = rcgen::date_time_ymd(
+        i32::from(start.year()),
+        start.month() as u8,
+        start.day() as u8,
+    );
+    params.not_after =
+        rcgen::date_time_ymd(i32::from(end.year()), end.month() as u8, end.day() as u8);
+}
+
+impl Pki {
+    /// Loads the CA from `dir`, creating it on first use.
+    pub fn load_or_create(dir: &Path) -> Result<Pki> {
+        fs::create_dir_all(dir).map_err(|source| Error::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let (cert_path, key_path) = (dir.join("ca.crt"), dir.join("ca.key"));
+        if !cert_path.exists() || !key_path.exists() {
+            let key = KeyPair::generate()?;
+            let mut params = CertificateParams::default();
+            params.distinguished_name = name("rudder-ca", &[]);
+            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            params.key_usages = vec![
+                KeyUsagePurpose::KeyCertSign,
+                KeyUsagePurpose::CrlSign,
+                KeyUsagePurpose::DigitalSignature,
+            ];
+            validity(&mut params, 10);
+            let cert = params.self_signed(&key)?;
+            write(&key_path, &key.serialize_pem(), true)?;
+            write(&cert_path, &cert.pem(), false)?;
+        }
+        Ok(Pki {
+            dir: dir.to_path_buf(),
+            ca_pem: read(&cert_path)?,
+            ca_key_pem: read(&key_path)?,
+        })
+    }
+
+    fn issue(&self, mut params: CertificateParams) -> Result<(String, String)> {
+        let ca_key = KeyPair::from_pem(&self.ca_key_pem)?;
+        let issuer = Issuer::from_ca_cert_pem(&self.ca_pem, ca_key)?;
+        let key = KeyPair::generate()?;
+        validity(&mut params, 1);
+        let cert = params.signed_by(&key, &issuer)?;
+        Ok((cert.pem(), key.serialize_pem()))
+    }
+
+    /// Issues a client certificate for `user` in `groups` (the subject's CN and O, as upstream
+    /// reads them).
+    pub fn issue_client(&self, user: &str, groups: &[&str]) -> Result<(String, String)> {
+        let mut params = CertificateParams::default();
+        params.distinguished_name = name(user, groups);
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        self.issue(params)
+    }
+
+    /// Loads the pair `<name>.crt`/`<name>.key`, issuing it with `make` when missing.
+    fn pair(
+        &self,
+        file: &str,
+        make: impl FnOnce() -> Result<(String, String)>,
+    ) -> Result<(String, String)> {
+        let cert_path = self.dir.join(format!("{file}.crt"));
+        let key_path = self.dir.join(format!("{file}.key"));
+        if cert_path.exists() && key_path.exists() {
+            return Ok((read(&cert_path)?, read(&key_path)?));
+        }
+        let (cert, key) = make()?;
+        write(&key_path, &key, true)?;
+        write(&cert_path, &cert, false)?;
+        Ok((cert, key))
+    }
+
+    /// The serving certificate for the API server, valid for the given host names and
+    /// addresses plus the in-cluster names of the `kubernetes` service.
+    pub fn serving(&self, hosts: &[String]) -> Result<(String, String)> {
+        self.pair("serving", || {
+            let mut names: Vec<String> = [
+                "localhost",
+                "kubernetes",
+                "kubernetes.default",
+                "kubernetes.default.svc",
+                "kubernetes.default.svc.cluster.local",
+                "127.0.0.1",
+                "::1",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+            names.extend(hosts.iter().cloned());
+            names.sort();
+            names.dedup();
+            let mut params = CertificateParams::default();
+            params.distinguished_name = name("kube-apiserver", &[]);
+            params.subject_alt_names = names
+                .iter()
+                .map(|n| match n.parse::<IpAddr>() {
+                    Ok(ip) => Ok(SanType::IpAddress(ip)),
+                    Err(_) => Ok(SanType::DnsName(n.clone().try_into()?)),
+                })
+                .collect::<Result<_, rcgen::Error>>()?;
+            params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+            params.key_usages = vec![
+                KeyUsagePurpose::DigitalSignature,
+                KeyUsagePurpose::KeyEncipherment,
+            ];
+            self.issue(params)
+        })
+    }
+
+    /// The admin's client certificate (user `system:admin` in group `system:masters`).
+    pub fn admin(&self) -> Result<(String, String)> {
+        self.pair("admin", || {
+            self.issue_client("system:admin", &["system:masters"])
+        })
+    }
+
+    /// A rustls server configuration that serves `serving` and asks for (but does not require)
+    /// client certificates signed by the CA, offering HTTP/2 and HTTP/1.1.
+    pub fn server_config(&self, serving: &(String, String)) -> Result<Arc<rustls::ServerConfig>> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in certs(&self.ca_pem, &self.dir.join("ca.crt"))? {
+            roots.add(cert)?;
+        }
+        let verifier =
+            rustls::server::WebPkiClientVerifier::builder_with_provider(roots.into(), provider.clone())
+                .allow_unauthenticated()
+                .build()
+                .map_err(|e| Error::Pem {
+                    path: self.dir.join("ca.crt"),
+                    message: e.to_string(),
+                })?;
+        let key = PrivateKeyDer::from_pem_slice(serving.1.as_bytes()).map_err(|e| Error::Pem {
+            path: self.dir.join("serving.key"),
+            message: e.to_string(),
+        })?;
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(certs(&serving.0, &self.dir.join("serving.crt"))?, key)?;
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(Arc::new(config))
+    }
+}
+
+fn certs(pem: &str, path: &Path) -> Result<Vec<CertificateDer<'static>>> {
+    CertificateDer::pem_slice_iter(pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Error::Pem {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+}
+
+/// Writes a kubeconfig for `server` that authenticates with the given client certificate.
+pub fn write_kubeconfig(
+    path: &Path,
+    server: &str,
+    ca_pem: &str,
+    client: &(String, String),
+    user: &str,
+) -> Result<()> {
+    use base64::{Engine, engine::general_purpose::STANDARD};
+    let config = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "rudder", "cluster": {
+            "server": server,
+            "certificate-authority-data": STANDARD.encode(ca_pem),
+        }}],
+        "users": [{"name": user, "user": {
+            "client-certificate-data": STANDARD.encode(&client.0),
+            "client-key-data": STANDARD.encode(&client.1),
+        }}],
+        "contexts": [{"name": "rudder", "context": {"cluster": "rudder", "user": user}}],
+        "current-context": "rudder",
+        "preferences": {},
+    });
+    let yaml = serde_yaml::to_string(&config).map_err(|e| Error::Pem {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    write(path, &yaml, true)
+}

@@ -1,0 +1,266 @@
+//! Test harness: starts the real `rudder` binary on a free port with its own data directory
+//! and drives it with the machine's real kubectl.
+//!
+//! Every cluster owns a temporary directory (data, kubeconfig, kubectl's cache), so tests can
+//! run in parallel without colliding.
+
+use std::{
+    io::Write,
+    net::TcpStream,
+    path::{Path, PathBuf},
+    process::{Child, Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result, bail};
+
+/// Where the machine's kubectl binaries live (`kubectl.1.27` … `kubectl.1.33`).
+pub const KUBECTL_DIR: &str = "/usr/lib/google-cloud-sdk/bin";
+
+/// The kubectl of a given minor version, e.g. `kubectl("1.27")`.
+pub fn kubectl_path(version: &str) -> PathBuf {
+    let versioned = Path::new(KUBECTL_DIR).join(format!("kubectl.{version}"));
+    if versioned.exists() {
+        versioned
+    } else {
+        PathBuf::from("kubectl")
+    }
+}
+
+/// A free TCP port on loopback.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("binding an ephemeral port")
+}
+
+/// A running `rudder server` for a test.
+pub struct Cluster {
+    /// The binary.
+    pub binary: PathBuf,
+    /// The temporary directory holding everything of this cluster.
+    pub dir: tempfile::TempDir,
+    /// The API server port.
+    pub port: u16,
+    /// Extra flags passed to `rudder server`.
+    pub flags: Vec<String>,
+    child: Option<Child>,
+}
+
+impl Cluster {
+    /// Starts a control-plane-only server with the durable store.
+    pub fn start(binary: &Path) -> Result<Cluster> {
+        Cluster::start_with(binary, &[])
+    }
+
+    /// Starts a server with extra flags.
+    pub fn start_with(binary: &Path, flags: &[&str]) -> Result<Cluster> {
+        let mut cluster = Cluster {
+            binary: binary.to_path_buf(),
+            dir: tempfile::Builder::new().prefix("rudder-test-").tempdir()?,
+            port: free_port(),
+            flags: flags.iter().map(|s| s.to_string()).collect(),
+            child: None,
+        };
+        cluster.boot()?;
+        Ok(cluster)
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// The admin kubeconfig.
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.data_dir().join("kubeconfig.yaml")
+    }
+
+    /// The server's URL.
+    pub fn url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the server process and waits until it answers.
+    pub fn boot(&mut self) -> Result<()> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("server.log"))?;
+        let child = Command::new(&self.binary)
+            .arg("server")
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .args(["--bind-address", "127.0.0.1", "--port", &self.port.to_string(), "--disable-agent"])
+            .args(&self.flags)
+            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting {}", self.binary.display()))?;
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                bail!("rudder server exited with {status}: {}", self.log());
+            }
+            if self.kubeconfig().exists() && TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        bail!("rudder server did not come up: {}", self.log())
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Kills the server with SIGKILL, as a crash would.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Kills the server and starts it again on the same data directory and port.
+    pub fn restart(&mut self) -> Result<()> {
+        self.kill9();
+        self.boot()
+    }
+
+    /// A kubectl command of the given version against this cluster, with its own cache dir.
+    pub fn kubectl_cmd(&self, version: &str) -> Command {
+        let mut cmd = Command::new(kubectl_path(version));
+        cmd.env("KUBECONFIG", self.kubeconfig())
+            .env("HOME", self.dir.path())
+            .env_remove("KUBECTL_EXTERNAL_DIFF")
+            .arg("--cache-dir")
+            .arg(self.dir.path().join(format!("kube-cache-{version}")));
+        cmd
+    }
+
+    /// Runs kubectl 1.33 with `args`.
+    pub fn kubectl(&self, args: &[&str]) -> Run {
+        self.kubectl_v("1.33", args)
+    }
+
+    /// Runs kubectl of `version` with `args`.
+    pub fn kubectl_v(&self, version: &str, args: &[&str]) -> Run {
+        let output = self
+            .kubectl_cmd(version)
+            .args(args)
+            .output()
+            .expect("running kubectl");
+        Run::new(format!("kubectl.{version} {}", args.join(" ")), output)
+    }
+
+    /// Runs kubectl 1.33 with `args`, feeding `stdin`.
+    pub fn kubectl_stdin(&self, args: &[&str], stdin: &str) -> Run {
+        let mut child = self
+            .kubectl_cmd("1.33")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("running kubectl");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("writing kubectl's stdin");
+        let output = child.wait_with_output().expect("waiting for kubectl");
+        Run::new(format!("kubectl {} < stdin", args.join(" ")), output)
+    }
+
+    /// Writes a file in the cluster's directory and returns its path.
+    pub fn file(&self, name: &str, contents: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, contents).expect("writing a test file");
+        path
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.kill9();
+        if std::thread::panicking() {
+            eprintln!("--- rudder server log ---\n{}", self.log());
+        }
+    }
+}
+
+/// The outcome of a kubectl run.
+pub struct Run {
+    /// The command line, for messages.
+    pub command: String,
+    /// Exit success.
+    pub success: bool,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Run {
+    fn new(command: String, output: Output) -> Run {
+        Run {
+            command,
+            success: output.status.success(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Asserts success and returns stdout.
+    #[track_caller]
+    pub fn ok(&self) -> &str {
+        assert!(
+            self.success,
+            "{} failed:\nstdout: {}\nstderr: {}",
+            self.command, self.stdout, self.stderr
+        );
+        &self.stdout
+    }
+
+    /// Asserts failure and returns stderr.
+    #[track_caller]
+    pub fn fails(&self) -> &str {
+        assert!(
+            !self.success,
+            "{} succeeded but should have failed:\nstdout: {}",
+            self.command, self.stdout
+        );
+        &self.stderr
+    }
+
+    /// Parses stdout as JSON (after asserting success).
+    #[track_caller]
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(self.ok()).unwrap_or_else(|e| {
+            panic!("{}: stdout is not JSON ({e}): {}", self.command, self.stdout)
+        })
+    }
+}
+
+/// Polls `check` until it returns true or `timeout` passes.
+pub fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    check()
+}
