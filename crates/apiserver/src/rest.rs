@@ -78,7 +78,8 @@ impl Call<'_> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    fn write_options(&self) -> Result<WriteOptions, ApiError> {
+    /// The write options of the query (`dryRun`, `fieldManager`, `fieldValidation`, `force`).
+    pub fn write_options(&self) -> Result<WriteOptions, ApiError> {
         let validation = match self.query.get("fieldValidation").map(String::as_str) {
             None | Some("") | Some("Warn") => FieldValidation::Warn,
             Some("Ignore") => FieldValidation::Ignore,
@@ -353,8 +354,8 @@ pub async fn serve(call: Call<'_>, body: Bytes) -> Result<Response<Body>, ApiErr
         }
         (Verb::Patch, None | Some(Subresource::Status)) => {
             let content_type = call.header("content-type").unwrap_or("");
-            let patch_type = PatchType::from_content_type(content_type)
-                .ok_or_else(|| ApiError::unsupported_media_type(content_type))?;
+            let patch_type =
+                PatchType::from_content_type(content_type).map_err(|e| e.to_api_error())?;
             let patch = decode_body(call.headers, &body)?;
             let mut opts = call.write_options()?;
             if patch_type == PatchType::Apply && !call.query.contains_key("fieldManager") {

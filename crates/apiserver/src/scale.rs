@@ -96,12 +96,12 @@ pub async fn serve(call: &Call<'_>, body: Bytes) -> Result<Response<Body>, ApiEr
         _ => {
             let content_type = call.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
             let patch_doc = decode_body(call.headers, &body)?;
-            match PatchType::from_content_type(content_type) {
-                Some(PatchType::Json) => patch::json_patch(&scale, &patch_doc),
-                Some(PatchType::Merge | PatchType::Strategic) => patch::merge_patch(&scale, &patch_doc),
-                _ => return Err(ApiError::unsupported_media_type(content_type)),
+            match PatchType::from_content_type(content_type).map_err(|e| e.to_api_error())? {
+                PatchType::Json => patch::json::apply(&scale, &patch_doc),
+                PatchType::Merge | PatchType::Strategic => patch::merge::apply(&scale, &patch_doc),
+                PatchType::Apply => return Err(ApiError::unsupported_media_type(content_type)),
             }
-            .map_err(|e| e.into_api_error(info, name))?
+            .map_err(|e| e.to_api_error())?
         }
     };
     let replicas = wanted
@@ -116,11 +116,7 @@ pub async fn serve(call: &Call<'_>, body: Bytes) -> Result<Response<Body>, ApiEr
     if !rv.is_empty() {
         change["metadata"] = json!({"resourceVersion": rv});
     }
-    let opts = crate::registry::generic::WriteOptions {
-        field_manager: call.query.get("fieldManager").cloned().unwrap_or_else(|| "kubectl".into()),
-        dry_run: call.query.get("dryRun").is_some_and(|d| d == "All"),
-        ..Default::default()
-    };
+    let opts = call.write_options()?;
     let written = store
         .patch(info, namespace, name, PatchType::Merge, &change, None, &opts)
         .await?;

@@ -12,6 +12,7 @@ use std::pin::Pin;
 use bytes::Bytes;
 use futures::Stream;
 
+pub mod compact;
 pub mod memory;
 pub mod sqlite;
 
@@ -144,4 +145,37 @@ pub trait Storage: Send + Sync + 'static {
 
     /// The revision of the last compaction (0 if none).
     async fn compacted_revision(&self) -> Result<Revision>;
+}
+
+/// Turns a broadcast of committed events into a watch stream of the events under `prefix`
+/// after revision `after`. A watcher that falls too far behind gets an error and the stream
+/// ends; the caller resumes from its last revision.
+pub(crate) fn live_events(
+    rx: tokio::sync::broadcast::Receiver<Event>,
+    prefix: &str,
+    after: Revision,
+) -> impl Stream<Item = Result<Event>> + Send + 'static {
+    use tokio::sync::broadcast::error::RecvError;
+    let prefix = prefix.to_string();
+    futures::stream::unfold(Some(rx), move |state| {
+        let prefix = prefix.clone();
+        async move {
+            let mut rx = state?;
+            loop {
+                match rx.recv().await {
+                    Ok(event) if event.revision() > after && event.key().starts_with(&prefix) => {
+                        return Some((Ok(event), Some(rx)));
+                    }
+                    Ok(_) => continue,
+                    Err(RecvError::Lagged(n)) => {
+                        return Some((
+                            Err(Error::Backend(format!("watcher fell {n} events behind"))),
+                            None,
+                        ));
+                    }
+                    Err(RecvError::Closed) => return None,
+                }
+            }
+        }
+    })
 }

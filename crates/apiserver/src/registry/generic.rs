@@ -410,7 +410,14 @@ impl GenericStore {
                 return Err(ApiError::invalid(info, &name, &errors));
             }
             self.check_namespace(info, namespace, &name).await?;
-            patch::record_update(None, &mut candidate, &opts.field_manager, &info.api_version());
+            candidate = patch::update_managed_fields(
+                None,
+                &candidate,
+                &info.definition,
+                &opts.field_manager,
+                &info.api_version(),
+                &meta::now(),
+            );
             if opts.dry_run {
                 return Ok(Written {
                     object: candidate,
@@ -502,11 +509,24 @@ impl GenericStore {
             .and_then(Value::as_str)
             .is_some();
         let definition = info.definition.clone();
+        let now = meta::now();
+        let apply_opts = patch::ApplyOptions {
+            manager: &opts.field_manager,
+            force: opts.force,
+            now: &now,
+            subresource: sub.map(Subresource::name),
+            // Writes to the main resource never own the status, nor status writes the rest.
+            reset_fields: match (sub, info.has(Subresource::Status)) {
+                (Some(Subresource::Status), _) => &[&["spec"], &["metadata"]],
+                (None, true) => &[&["status"]],
+                _ => &[],
+            },
+        };
         let mut written = self
             .guaranteed_update(info, namespace, name, pinned, opts, |current| {
                 let patched = match (patch_type, current) {
                     (PatchType::Apply, None) => {
-                        let mut obj = patch::apply(None, body, &definition, &opts.field_manager, opts.force, &meta::now())
+                        let mut obj = patch::apply_with(None, body, &definition, &apply_opts)
                             .map_err(|e| patch_error(info, name, e))?;
                         let m = meta::metadata_mut(&mut obj);
                         m.insert("name".into(), json!(name));
@@ -516,19 +536,14 @@ impl GenericStore {
                         return Ok(Change::Create(obj));
                     }
                     (_, None) => return Err(ApiError::not_found(info, name)),
-                    (PatchType::Json, Some(cur)) => patch::json_patch(cur, body),
-                    (PatchType::Merge, Some(cur)) => patch::merge_patch(cur, body),
+                    (PatchType::Json, Some(cur)) => patch::json::apply(cur, body),
+                    (PatchType::Merge, Some(cur)) => patch::merge::apply(cur, body),
                     (PatchType::Strategic, Some(cur)) => {
                         patch::strategic_merge(cur, body, &definition)
                     }
-                    (PatchType::Apply, Some(cur)) => patch::apply(
-                        Some(cur),
-                        body,
-                        &definition,
-                        &opts.field_manager,
-                        opts.force,
-                        &meta::now(),
-                    ),
+                    (PatchType::Apply, Some(cur)) => {
+                        patch::apply_with(Some(cur), body, &definition, &apply_opts)
+                    }
                 }
                 .map_err(|e| patch_error(info, name, e))?;
                 let current = current.expect("matched above");
@@ -536,7 +551,11 @@ impl GenericStore {
                 if !rv.is_empty() && rv != meta::resource_version(current) {
                     return Err(ApiError::conflict(info, name, ApiError::MODIFIED));
                 }
-                Ok(Change::Update(patched))
+                Ok(if patch_type == PatchType::Apply {
+                    Change::Applied(patched)
+                } else {
+                    Change::Update(patched)
+                })
             }, sub)
             .await?;
         written.warnings.extend(warnings);
@@ -564,11 +583,12 @@ impl GenericStore {
                 .await
                 .map_err(|e| storage_error(info, name, e))?;
             let current_obj = current.as_ref().map(decode_kv).transpose()?;
-            let mut new = match change(current_obj.as_ref())? {
+            let (mut new, applied) = match change(current_obj.as_ref())? {
                 Change::Create(obj) => {
                     return self.create(info, namespace, obj, opts).await;
                 }
-                Change::Update(obj) => obj,
+                Change::Update(obj) => (obj, false),
+                Change::Applied(obj) => (obj, true),
             };
             let (Some(kv), Some(old)) = (current.as_ref(), current_obj.as_ref()) else {
                 unreachable!("updates have a current object");
@@ -646,12 +666,21 @@ impl GenericStore {
                 let generation = old_meta.get("generation").and_then(Value::as_i64).unwrap_or(0);
                 meta::metadata_mut(&mut new).insert("generation".into(), json!(generation + 1));
             }
-            patch::record_update(Some(old), &mut new, &opts.field_manager, &info.api_version());
             let mut old_cmp = old.clone();
             meta::remove(&mut old_cmp, "resourceVersion");
             if new == old_cmp {
                 // Nothing changed: no write, the object keeps its resourceVersion.
                 return Ok(Written { object: old.clone(), warnings: Vec::new(), created: false });
+            }
+            if !applied {
+                new = patch::update_managed_fields(
+                    Some(old),
+                    &new,
+                    &info.definition,
+                    &opts.field_manager,
+                    &info.api_version(),
+                    &meta::now(),
+                );
             }
             if opts.dry_run {
                 return Ok(Written { object: with_revision(new, kv.mod_revision), warnings: Vec::new(), created: false });
@@ -794,6 +823,8 @@ enum Change {
     Create(Value),
     /// Write this new version.
     Update(Value),
+    /// Write this version from server-side apply, which recorded field ownership itself.
+    Applied(Value),
 }
 
 fn push_unique(list: &mut Vec<String>, item: &str) {
@@ -834,7 +865,11 @@ fn graceful_period(info: &ResourceInfo, obj: &Value, requested: Option<i64>) -> 
 }
 
 fn patch_error(info: &ResourceInfo, name: &str, e: patch::Error) -> ApiError {
-    e.into_api_error(info, name)
+    let mut err = e.to_api_error();
+    err.name = Some(name.to_string());
+    err.group = Some(info.group.to_string());
+    err.kind = Some(info.plural.to_string());
+    err
 }
 
 fn check_field_labels(selector: &fields::FieldSelector, allowed: &[&str]) -> Result<(), ApiError> {
