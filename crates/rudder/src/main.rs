@@ -75,6 +75,8 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
             )
         }
     };
+    // Upstream compacts etcd every five minutes; keep a window of history for watches.
+    store::compact::spawn_compactor(storage.clone(), std::time::Duration::from_secs(300), 10_000);
     if !args.disable_agent {
         tracing::info!("the node agent is not part of this build yet; running the control plane only");
     }

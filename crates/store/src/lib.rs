@@ -7,6 +7,8 @@
 //! and then follows new writes; asking for a revision older than the last compaction fails with
 //! [`Error::Compacted`], which the API server turns into `410 Gone`.
 
+#![warn(missing_docs)]
+
 use std::pin::Pin;
 
 use bytes::Bytes;
@@ -15,9 +17,11 @@ use futures::Stream;
 pub mod compact;
 pub mod memory;
 pub mod sqlite;
+mod watch;
 
+pub use compact::{compact_once, spawn_compactor};
 pub use memory::MemoryStore;
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteOptions, SqliteStore};
 
 /// A revision of the store: every write increments it by one, starting from 1.
 pub type Revision = i64;
@@ -39,10 +43,18 @@ pub struct KeyValue {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
     /// The key was created (`prev` is `None`) or updated (`prev` holds the old value).
-    Put { kv: KeyValue, prev: Option<KeyValue> },
+    Put {
+        /// The new value; its `mod_revision` is the revision of this event.
+        kv: KeyValue,
+        /// The value the write replaced, if any.
+        prev: Option<KeyValue>,
+    },
     /// The key was deleted; `kv` holds the last value with `mod_revision` set to the revision of
     /// the delete.
-    Delete { kv: KeyValue },
+    Delete {
+        /// The last value, with `mod_revision` set to the revision of the delete.
+        kv: KeyValue,
+    },
 }
 
 impl Event {
@@ -136,7 +148,9 @@ pub trait Storage: Send + Sync + 'static {
     async fn delete(&self, key: &str, expected: Option<Revision>) -> Result<KeyValue>;
 
     /// Streams every event on keys under `prefix` with a revision greater than `after`, first
-    /// the history and then new writes as they commit.
+    /// the history and then new writes as they commit. As in etcd, `after` may lie in the future:
+    /// the stream then starts with the first matching write past it. Fails with
+    /// [`Error::Compacted`] when `after` is older than the last compaction.
     async fn watch(&self, prefix: &str, after: Revision) -> Result<WatchStream>;
 
     /// Forgets history at and before `revision`: later watches from there fail with
@@ -145,37 +159,4 @@ pub trait Storage: Send + Sync + 'static {
 
     /// The revision of the last compaction (0 if none).
     async fn compacted_revision(&self) -> Result<Revision>;
-}
-
-/// Turns a broadcast of committed events into a watch stream of the events under `prefix`
-/// after revision `after`. A watcher that falls too far behind gets an error and the stream
-/// ends; the caller resumes from its last revision.
-pub(crate) fn live_events(
-    rx: tokio::sync::broadcast::Receiver<Event>,
-    prefix: &str,
-    after: Revision,
-) -> impl Stream<Item = Result<Event>> + Send + 'static {
-    use tokio::sync::broadcast::error::RecvError;
-    let prefix = prefix.to_string();
-    futures::stream::unfold(Some(rx), move |state| {
-        let prefix = prefix.clone();
-        async move {
-            let mut rx = state?;
-            loop {
-                match rx.recv().await {
-                    Ok(event) if event.revision() > after && event.key().starts_with(&prefix) => {
-                        return Some((Ok(event), Some(rx)));
-                    }
-                    Ok(_) => continue,
-                    Err(RecvError::Lagged(n)) => {
-                        return Some((
-                            Err(Error::Backend(format!("watcher fell {n} events behind"))),
-                            None,
-                        ));
-                    }
-                    Err(RecvError::Closed) => return None,
-                }
-            }
-        }
-    })
 }

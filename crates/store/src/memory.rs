@@ -1,78 +1,93 @@
-//! In-memory backend for tests: the same contract as the durable backend, nothing on disk.
+//! In-memory backend for tests: a map of current values, an event log and a broadcast of events.
 
-use std::{collections::BTreeMap, sync::Mutex};
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use async_trait::async_trait;
 use bytes::Bytes;
-use futures::StreamExt;
 use tokio::sync::broadcast;
 
-use crate::{Error, Event, KeyValue, ListResult, Result, Revision, Storage, WatchStream, live_events};
+use crate::watch::{self, EventSender};
+use crate::{Error, Event, KeyValue, ListResult, Result, Revision, Storage, WatchStream};
 
-/// How many events a watcher may fall behind before it is ended.
-const WATCH_BUFFER: usize = 65_536;
+/// How many events a watcher may fall behind before it is cut off, by default.
+pub const DEFAULT_WATCH_CAPACITY: usize = 16 * 1024;
 
+/// The state behind the lock.
+#[derive(Default)]
 struct Inner {
-    current: BTreeMap<String, KeyValue>,
-    revision: Revision,
+    /// Current values by key.
+    data: BTreeMap<String, KeyValue>,
     /// Every event after `compacted`, in revision order.
-    history: Vec<Event>,
+    log: Vec<Event>,
+    /// The revision of the last write.
+    revision: Revision,
+    /// The revision of the last compaction.
     compacted: Revision,
 }
 
-/// A store that lives in memory only.
+/// A [`Storage`] that keeps everything in memory; nothing survives the process. Meant for tests
+/// and for running without a disk.
 pub struct MemoryStore {
     inner: Mutex<Inner>,
-    events: broadcast::Sender<Event>,
+    events: EventSender,
 }
 
 impl Default for MemoryStore {
     fn default() -> Self {
-        MemoryStore::new()
+        Self::new()
     }
 }
 
 impl MemoryStore {
-    /// An empty store.
-    pub fn new() -> MemoryStore {
-        MemoryStore {
-            inner: Mutex::new(Inner {
-                current: BTreeMap::new(),
-                revision: 0,
-                history: Vec::new(),
-                compacted: 0,
-            }),
-            events: broadcast::channel(WATCH_BUFFER).0,
+    /// An empty store at revision 0.
+    pub fn new() -> Self {
+        Self::with_watch_capacity(DEFAULT_WATCH_CAPACITY)
+    }
+
+    /// An empty store whose watchers are cut off (with a final "watcher too slow" error) once they
+    /// fall `capacity` events behind the writers.
+    pub fn with_watch_capacity(capacity: usize) -> Self {
+        let (events, _) = broadcast::channel(capacity.max(1));
+        Self {
+            inner: Mutex::new(Inner::default()),
+            events,
         }
     }
 
-    fn write(&self, f: impl FnOnce(&mut Inner) -> Result<Event>) -> Result<Event> {
-        let mut inner = self.inner.lock().expect("store lock");
-        let event = f(&mut inner)?;
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // The state is never left half-updated across a panic point, so a poisoned lock is safe.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records `event` as the newest write and pushes it to watchers. Called with the lock held so
+    /// that watchers see events in revision order.
+    fn commit(&self, inner: &mut Inner, event: Event) {
         inner.revision = event.revision();
-        inner.history.push(event.clone());
-        let _ = self.events.send(event.clone());
-        Ok(event)
+        inner.log.push(event.clone());
+        let batch: watch::Batch = Arc::from(vec![event]);
+        // No receivers is fine: nobody watches.
+        let _ = self.events.send(batch);
     }
 }
 
-#[async_trait]
+#[async_trait::async_trait]
 impl Storage for MemoryStore {
     async fn current_revision(&self) -> Result<Revision> {
-        Ok(self.inner.lock().expect("store lock").revision)
+        Ok(self.lock().revision)
     }
 
     async fn get(&self, key: &str) -> Result<Option<KeyValue>> {
-        Ok(self.inner.lock().expect("store lock").current.get(key).cloned())
+        Ok(self.lock().data.get(key).cloned())
     }
 
     async fn list(&self, prefix: &str) -> Result<ListResult> {
-        let inner = self.inner.lock().expect("store lock");
+        let inner = self.lock();
         let kvs = inner
-            .current
-            .range(prefix.to_string()..)
-            .take_while(|(k, _)| k.starts_with(prefix))
-            .map(|(_, v)| v.clone())
+            .data
+            .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
+            .take_while(|(key, _)| key.starts_with(prefix))
+            .map(|(_, kv)| kv.clone())
             .collect();
         Ok(ListResult {
             kvs,
@@ -81,114 +96,115 @@ impl Storage for MemoryStore {
     }
 
     async fn create(&self, key: &str, value: Bytes) -> Result<Revision> {
-        let event = self.write(|inner| {
-            if inner.current.contains_key(key) {
-                return Err(Error::AlreadyExists(key.to_string()));
-            }
-            let revision = inner.revision + 1;
-            let kv = KeyValue {
-                key: key.to_string(),
-                value,
-                create_revision: revision,
-                mod_revision: revision,
-            };
-            inner.current.insert(key.to_string(), kv.clone());
-            Ok(Event::Put { kv, prev: None })
-        })?;
-        Ok(event.revision())
+        let mut inner = self.lock();
+        if inner.data.contains_key(key) {
+            return Err(Error::AlreadyExists(key.to_owned()));
+        }
+        let revision = inner.revision + 1;
+        let kv = KeyValue {
+            key: key.to_owned(),
+            value,
+            create_revision: revision,
+            mod_revision: revision,
+        };
+        inner.data.insert(key.to_owned(), kv.clone());
+        self.commit(&mut inner, Event::Put { kv, prev: None });
+        Ok(revision)
     }
 
     async fn update(&self, key: &str, value: Bytes, expected: Revision) -> Result<Revision> {
-        let event = self.write(|inner| {
-            let prev = inner
-                .current
-                .get(key)
-                .cloned()
-                .ok_or_else(|| Error::NotFound(key.to_string()))?;
-            if prev.mod_revision != expected {
-                return Err(Error::Conflict {
-                    key: key.to_string(),
-                    expected,
-                    actual: prev.mod_revision,
-                });
-            }
-            let kv = KeyValue {
-                key: key.to_string(),
-                value,
-                create_revision: prev.create_revision,
-                mod_revision: inner.revision + 1,
-            };
-            inner.current.insert(key.to_string(), kv.clone());
-            Ok(Event::Put {
+        let mut inner = self.lock();
+        let revision = inner.revision + 1;
+        let Some(current) = inner.data.get_mut(key) else {
+            return Err(Error::NotFound(key.to_owned()));
+        };
+        if current.mod_revision != expected {
+            return Err(Error::Conflict {
+                key: key.to_owned(),
+                expected,
+                actual: current.mod_revision,
+            });
+        }
+        let kv = KeyValue {
+            key: key.to_owned(),
+            value,
+            create_revision: current.create_revision,
+            mod_revision: revision,
+        };
+        let prev = std::mem::replace(current, kv.clone());
+        self.commit(
+            &mut inner,
+            Event::Put {
                 kv,
                 prev: Some(prev),
-            })
-        })?;
-        Ok(event.revision())
+            },
+        );
+        Ok(revision)
     }
 
     async fn delete(&self, key: &str, expected: Option<Revision>) -> Result<KeyValue> {
-        let event = self.write(|inner| {
-            let prev = inner
-                .current
-                .get(key)
-                .cloned()
-                .ok_or_else(|| Error::NotFound(key.to_string()))?;
-            if let Some(expected) = expected.filter(|e| *e != prev.mod_revision) {
-                return Err(Error::Conflict {
-                    key: key.to_string(),
-                    expected,
-                    actual: prev.mod_revision,
-                });
-            }
-            inner.current.remove(key);
-            let kv = KeyValue {
-                mod_revision: inner.revision + 1,
-                ..prev
-            };
-            Ok(Event::Delete { kv })
-        })?;
-        match event {
-            Event::Delete { kv } => Ok(kv),
-            Event::Put { kv, .. } => Ok(kv),
+        let mut inner = self.lock();
+        let Some(current) = inner.data.get(key) else {
+            return Err(Error::NotFound(key.to_owned()));
+        };
+        if let Some(expected) = expected
+            && current.mod_revision != expected
+        {
+            return Err(Error::Conflict {
+                key: key.to_owned(),
+                expected,
+                actual: current.mod_revision,
+            });
         }
+        let revision = inner.revision + 1;
+        let mut kv = inner
+            .data
+            .remove(key)
+            .ok_or_else(|| Error::NotFound(key.to_owned()))?;
+        kv.mod_revision = revision;
+        self.commit(&mut inner, Event::Delete { kv: kv.clone() });
+        Ok(kv)
     }
 
     async fn watch(&self, prefix: &str, after: Revision) -> Result<WatchStream> {
-        let inner = self.inner.lock().expect("store lock");
+        // Revisions start at 1: a negative start means "from the beginning" like 0.
+        let after = after.max(0);
+        let inner = self.lock();
         if after < inner.compacted {
             return Err(Error::Compacted {
                 requested: after,
                 compacted: inner.compacted,
             });
         }
+        // Subscribing under the lock: every later write is delivered live, every earlier one is
+        // in the log.
         let live = self.events.subscribe();
-        let start = inner.history.partition_point(|e| e.revision() <= after);
-        let history: Vec<Result<Event>> = inner.history[start..]
+        let start = inner.log.partition_point(|e| e.revision() <= after);
+        let history = inner.log[start..]
             .iter()
             .filter(|e| e.key().starts_with(prefix))
             .cloned()
-            .map(Ok)
             .collect();
-        let last = inner.revision;
-        drop(inner);
-        Ok(futures::stream::iter(history)
-            .chain(live_events(live, prefix, last))
-            .boxed())
+        // A start in the future (as etcd allows) waits for the writes past it.
+        let covered = inner.revision.max(after);
+        Ok(watch::stream(history, live, prefix.to_owned(), covered))
     }
 
     async fn compact(&self, revision: Revision) -> Result<()> {
-        let mut inner = self.inner.lock().expect("store lock");
+        let mut inner = self.lock();
         if revision > inner.revision {
             return Err(Error::FutureRevision(revision));
         }
-        let keep = inner.history.partition_point(|e| e.revision() <= revision);
-        inner.history.drain(..keep);
-        inner.compacted = inner.compacted.max(revision);
+        if revision <= inner.compacted {
+            return Ok(());
+        }
+        let end = inner.log.partition_point(|e| e.revision() <= revision);
+        inner.log.drain(..end);
+        inner.compacted = revision;
         Ok(())
     }
 
     async fn compacted_revision(&self) -> Result<Revision> {
-        Ok(self.inner.lock().expect("store lock").compacted)
+        Ok(self.lock().compacted)
     }
 }
