@@ -226,6 +226,7 @@ fn meta_errors(rule: NameRule, info: &ResourceInfo, obj: &Value) -> ErrorList {
     let name_fn: fn(&str) -> Vec<String> = match rule {
         NameRule::Subdomain => validation::is_dns1123_subdomain,
         NameRule::Label => validation::is_dns1123_label,
+        NameRule::Dns1035Label => validation::is_dns1035_label,
         NameRule::PathSegment => |n| validate_name(NameRule::PathSegment, n),
     };
     validation::validate_object_meta(&metadata, info.namespaced, name_fn, &Path::new("metadata"))

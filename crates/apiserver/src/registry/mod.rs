@@ -15,15 +15,31 @@ use serde_json::Value;
 
 pub mod generic;
 
+pub mod apps;
+pub mod autoscaling;
+pub mod batch;
+pub mod common;
+pub mod coordination;
 pub mod core;
+pub mod events;
+pub mod networking;
+pub mod policy;
+pub mod rbac;
+pub mod scheduling;
+pub mod storage;
+
+#[cfg(test)]
+mod tests;
 
 /// How a kind's names are validated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NameRule {
     /// A DNS-1123 subdomain (most kinds).
     Subdomain,
-    /// A DNS-1123 label (namespaces, services).
+    /// A DNS-1123 label (namespaces).
     Label,
+    /// A DNS-1035 label: a DNS-1123 label starting with a letter (services).
+    Dns1035Label,
     /// Anything usable as a path segment (RBAC roles and bindings).
     PathSegment,
 }
@@ -176,6 +192,49 @@ pub fn strategy(info: &ResourceInfo) -> &'static dyn ObjectStrategy {
         ("", "Namespace") => &core::namespace::NamespaceStrategy,
         ("", "ConfigMap") => &core::configmap::ConfigMapStrategy,
         ("", "Secret") => &core::secret::SecretStrategy,
+        ("", "Pod") => &core::pod::PodStrategy,
+        ("", "Service") => &core::service::ServiceStrategy,
+        ("", "Node") => &core::node::NodeStrategy,
+        ("", "PersistentVolume") => &core::persistent_volume::PersistentVolumeStrategy,
+        ("", "PersistentVolumeClaim") => {
+            &core::persistent_volume_claim::PersistentVolumeClaimStrategy
+        }
+        ("", "ServiceAccount") => &core::service_account::ServiceAccountStrategy,
+        ("", "Endpoints") => &core::endpoints::EndpointsStrategy,
+        ("", "Event") => &core::event::EventStrategy,
+        ("", "ReplicationController") => {
+            &core::replication_controller::ReplicationControllerStrategy
+        }
+        ("", "LimitRange") => &core::limit_range::LimitRangeStrategy,
+        ("", "ResourceQuota") => &core::resource_quota::ResourceQuotaStrategy,
+        ("", "PodTemplate") => &core::pod_template::PodTemplateStrategy,
+        ("apps", "Deployment") => &apps::deployment::DeploymentStrategy,
+        ("apps", "ReplicaSet") => &apps::replica_set::ReplicaSetStrategy,
+        ("apps", "StatefulSet") => &apps::stateful_set::StatefulSetStrategy,
+        ("apps", "DaemonSet") => &apps::daemon_set::DaemonSetStrategy,
+        ("apps", "ControllerRevision") => &apps::controller_revision::ControllerRevisionStrategy,
+        ("batch", "Job") => &batch::job::JobStrategy,
+        ("batch", "CronJob") => &batch::cron_job::CronJobStrategy,
+        ("autoscaling", "HorizontalPodAutoscaler") => {
+            &autoscaling::horizontal_pod_autoscaler::HorizontalPodAutoscalerStrategy
+        }
+        ("networking.k8s.io", "Ingress") => &networking::ingress::IngressStrategy,
+        ("networking.k8s.io", "NetworkPolicy") => {
+            &networking::network_policy::NetworkPolicyStrategy
+        }
+        ("policy", "PodDisruptionBudget") => {
+            &policy::pod_disruption_budget::PodDisruptionBudgetStrategy
+        }
+        ("coordination.k8s.io", "Lease") => &coordination::lease::LeaseStrategy,
+        ("scheduling.k8s.io", "PriorityClass") => {
+            &scheduling::priority_class::PriorityClassStrategy
+        }
+        ("storage.k8s.io", "StorageClass") => &storage::storage_class::StorageClassStrategy,
+        ("rbac.authorization.k8s.io", "Role") => &rbac::RoleStrategy,
+        ("rbac.authorization.k8s.io", "ClusterRole") => &rbac::ClusterRoleStrategy,
+        ("rbac.authorization.k8s.io", "RoleBinding") => &rbac::RoleBindingStrategy,
+        ("rbac.authorization.k8s.io", "ClusterRoleBinding") => &rbac::ClusterRoleBindingStrategy,
+        ("events.k8s.io", "Event") => &events::EventStrategy,
         _ => &Unvalidated,
     }
 }
@@ -185,6 +244,7 @@ pub fn validate_name(rule: NameRule, name: &str) -> Vec<String> {
     match rule {
         NameRule::Subdomain => validation::is_dns1123_subdomain(name),
         NameRule::Label => validation::is_dns1123_label(name),
+        NameRule::Dns1035Label => validation::is_dns1035_label(name),
         NameRule::PathSegment => {
             let mut errors = Vec::new();
             if name == "." || name == ".." {

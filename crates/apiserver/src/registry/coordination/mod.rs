@@ -1,0 +1,3 @@
+//! Strategies of the `coordination.k8s.io` group.
+
+pub mod lease;

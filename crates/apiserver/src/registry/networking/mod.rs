@@ -1,0 +1,4 @@
+//! Strategies of the `networking.k8s.io` group.
+
+pub mod ingress;
+pub mod network_policy;
