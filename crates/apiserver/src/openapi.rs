@@ -1,0 +1,267 @@
+//! OpenAPI v3 documents generated from the resource registry and the schemas of the types:
+//! what `kubectl explain` reads and where kubectl looks for server-side field validation.
+//!
+//! Each group-version document is built once, on first request, and served as shared bytes.
+//! OpenAPI v2 is not served (kubectl asks for it in protobuf and falls back without it).
+
+use std::{
+    collections::{BTreeMap, BTreeSet, HashMap},
+    hash::{Hash, Hasher},
+    sync::OnceLock,
+};
+
+use apimachinery::{
+    resources::{self, ResourceInfo, Subresource},
+    schema,
+};
+use bytes::Bytes;
+use serde_json::{Map, Value, json};
+
+const V3_PREFIX: &str = "#/components/schemas/";
+
+/// `GET /openapi/v2`: not served; clients fall back to OpenAPI v3.
+pub fn v2(_protobuf: bool) -> Option<(Bytes, &'static str)> {
+    None
+}
+
+/// The URL path of a group version in the v3 index: `api/v1`, `apis/apps/v1`.
+fn gv_path(group: &str, version: &str) -> String {
+    if group.is_empty() {
+        format!("api/{version}")
+    } else {
+        format!("apis/{group}/{version}")
+    }
+}
+
+struct Documents {
+    index: Bytes,
+    docs: HashMap<String, Bytes>,
+}
+
+fn documents() -> &'static Documents {
+    static DOCS: OnceLock<Documents> = OnceLock::new();
+    DOCS.get_or_init(|| {
+        let mut docs = HashMap::new();
+        let mut paths = Map::new();
+        for (group, version) in resources::group_versions() {
+            let path = gv_path(group, version);
+            let doc = Bytes::from(serde_json::to_vec(&group_version(group, version)).unwrap_or_default());
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            doc.hash(&mut hasher);
+            paths.insert(
+                path.clone(),
+                json!({"serverRelativeURL": format!("/openapi/v3/{path}?hash={:016X}", hasher.finish())}),
+            );
+            docs.insert(path, doc);
+        }
+        let index = Bytes::from(serde_json::to_vec(&json!({"paths": paths})).unwrap_or_default());
+        Documents { index, docs }
+    })
+}
+
+/// `GET /openapi/v3`: the index of group-version documents.
+pub fn v3_index() -> Bytes {
+    documents().index.clone()
+}
+
+/// `GET /openapi/v3/<path>`: one group-version document.
+pub fn v3(path: &str) -> Option<Bytes> {
+    documents().docs.get(path.trim_matches('/')).cloned()
+}
+
+fn gvk(info: &ResourceInfo) -> Value {
+    json!({"group": info.group, "version": info.version, "kind": info.kind})
+}
+
+fn query(name: &str, description: &str, kind: &str) -> Value {
+    json!({"name": name, "in": "query", "description": description, "schema": {"type": kind, "uniqueItems": true}})
+}
+
+fn body_ref(definition: &str) -> Value {
+    json!({"$ref": format!("{V3_PREFIX}{definition}")})
+}
+
+fn content(schema: Value, types: &[&str]) -> Value {
+    let mut map = Map::new();
+    for t in types {
+        map.insert(t.to_string(), json!({"schema": schema}));
+    }
+    Value::Object(map)
+}
+
+fn operation(info: &ResourceInfo, id: &str, action: &str, params: Vec<Value>, body: Option<(Value, &[&str])>, response: Value) -> Value {
+    let mut op = json!({
+        "operationId": id,
+        "tags": [info.api_version()],
+        "parameters": params,
+        "responses": {"200": {"description": "OK", "content": content(response, &["application/json", "application/yaml"])}},
+        "x-kubernetes-action": action,
+        "x-kubernetes-group-version-kind": gvk(info),
+    });
+    if let Some((schema, types)) = body {
+        op["requestBody"] = json!({"content": content(schema, types), "required": true});
+    }
+    op
+}
+
+fn camel(group: &str, version: &str) -> String {
+    let mut out = String::new();
+    let group = if group.is_empty() { "core" } else { group.split('.').next().unwrap_or(group) };
+    for part in [group, version] {
+        let mut chars = part.chars();
+        if let Some(first) = chars.next() {
+            out.extend(first.to_uppercase());
+            out.push_str(chars.as_str());
+        }
+    }
+    out
+}
+
+fn paths_of(info: &ResourceInfo, paths: &mut Map<String, Value>) {
+    let base = format!("/{}", gv_path(info.group, info.version));
+    let gv = camel(info.group, info.version);
+    let ns = if info.namespaced { "Namespaced" } else { "" };
+    let kind = info.kind;
+    let write_params = || {
+        vec![
+            query("dryRun", "When present, indicates that modifications should not be persisted.", "string"),
+            query("fieldManager", "fieldManager is a name associated with the actor or entity that is making these changes.", "string"),
+            query("fieldValidation", "fieldValidation instructs the server on how to handle objects in the request (POST/PUT/PATCH) containing unknown or duplicate fields. Valid values are: Ignore, Warn, Strict.", "string"),
+        ]
+    };
+    let list_params = || {
+        vec![
+            query("labelSelector", "A selector to restrict the list of returned objects by their labels.", "string"),
+            query("fieldSelector", "A selector to restrict the list of returned objects by their fields.", "string"),
+            query("limit", "limit is a maximum number of responses to return for a list call.", "integer"),
+            query("continue", "The continue option should be set when retrieving more results from the server.", "string"),
+            query("resourceVersion", "resourceVersion sets a constraint on what resource versions a request may be served from.", "string"),
+            query("watch", "Watch for changes to the described resources.", "boolean"),
+        ]
+    };
+    let object = body_ref(&info.definition);
+    let list = body_ref(&format!("{}List", info.definition));
+    let collection = if info.namespaced {
+        format!("{base}/namespaces/{{namespace}}/{}", info.plural)
+    } else {
+        format!("{base}/{}", info.plural)
+    };
+    let mut coll = Map::new();
+    coll.insert("get".into(), operation(info, &format!("list{gv}{ns}{kind}"), "list", list_params(), None, list.clone()));
+    coll.insert("post".into(), operation(info, &format!("create{gv}{ns}{kind}"), "post", write_params(), Some((object.clone(), &["*/*"])), object.clone()));
+    coll.insert("delete".into(), operation(info, &format!("deletecollection{gv}{ns}{kind}"), "deletecollection", list_params(), None, body_ref("io.k8s.apimachinery.pkg.apis.meta.v1.Status")));
+    paths.insert(collection.clone(), Value::Object(coll));
+    let mut patch_params = write_params();
+    patch_params.push(query("force", "Force is going to \"force\" Apply requests.", "boolean"));
+    let patch_types: &[&str] = &[
+        "application/json-patch+json",
+        "application/merge-patch+json",
+        "application/strategic-merge-patch+json",
+        "application/apply-patch+yaml",
+    ];
+    let mut item = Map::new();
+    item.insert("get".into(), operation(info, &format!("read{gv}{ns}{kind}"), "get", vec![], None, object.clone()));
+    item.insert("put".into(), operation(info, &format!("replace{gv}{ns}{kind}"), "put", write_params(), Some((object.clone(), &["*/*"])), object.clone()));
+    item.insert("patch".into(), operation(info, &format!("patch{gv}{ns}{kind}"), "patch", patch_params.clone(), Some((body_ref("io.k8s.apimachinery.pkg.apis.meta.v1.Patch"), patch_types)), object.clone()));
+    item.insert("delete".into(), operation(info, &format!("delete{gv}{ns}{kind}"), "delete", vec![query("gracePeriodSeconds", "The duration in seconds before the object should be deleted.", "integer"), query("propagationPolicy", "Whether and how garbage collection will be performed.", "string")], None, body_ref("io.k8s.apimachinery.pkg.apis.meta.v1.Status")));
+    paths.insert(format!("{collection}/{{name}}"), Value::Object(item));
+    for sub in info.subresources {
+        if !matches!(sub, Subresource::Status | Subresource::Scale) {
+            continue;
+        }
+        let response = match sub {
+            Subresource::Scale => body_ref("io.k8s.api.autoscaling.v1.Scale"),
+            _ => object.clone(),
+        };
+        let suffix = match sub {
+            Subresource::Scale => "Scale",
+            _ => "Status",
+        };
+        let mut s = Map::new();
+        s.insert("get".into(), operation(info, &format!("read{gv}{ns}{kind}{suffix}"), "get", vec![], None, response.clone()));
+        s.insert("put".into(), operation(info, &format!("replace{gv}{ns}{kind}{suffix}"), "put", write_params(), Some((response.clone(), &["*/*"])), response.clone()));
+        s.insert("patch".into(), operation(info, &format!("patch{gv}{ns}{kind}{suffix}"), "patch", patch_params.clone(), Some((body_ref("io.k8s.apimachinery.pkg.apis.meta.v1.Patch"), patch_types)), response));
+        paths.insert(format!("{collection}/{{name}}/{}", sub.name()), Value::Object(s));
+    }
+    if info.namespaced {
+        let mut all = Map::new();
+        all.insert("get".into(), operation(info, &format!("list{gv}{kind}ForAllNamespaces"), "list", list_params(), None, list));
+        paths.insert(format!("{base}/{}", info.plural), Value::Object(all));
+    }
+}
+
+/// Every definition reachable from `roots`, with v3 `$ref`s.
+fn reachable(roots: impl Iterator<Item = String>) -> BTreeMap<String, Value> {
+    fn refs(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(o) => {
+                for (k, v) in o {
+                    match (k.as_str(), v) {
+                        ("$ref", Value::String(r)) => {
+                            if let Some(name) = r.rsplit('/').next() {
+                                out.push(name.to_string());
+                            }
+                        }
+                        _ => refs(v, out),
+                    }
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+    let mut seen = BTreeSet::new();
+    let mut queue: Vec<String> = roots.collect();
+    let mut out = BTreeMap::new();
+    while let Some(name) = queue.pop() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        let Some(def) = schema::definition(&name) else { continue };
+        refs(def, &mut queue);
+        out.insert(name, schema::with_ref_prefix(def, V3_PREFIX));
+    }
+    out
+}
+
+fn group_version(group: &str, version: &str) -> Value {
+    let mut paths = Map::new();
+    let mut roots = vec![
+        "io.k8s.apimachinery.pkg.apis.meta.v1.Status".to_string(),
+        "io.k8s.apimachinery.pkg.apis.meta.v1.Patch".to_string(),
+        "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions".to_string(),
+    ];
+    for info in resources::all().iter().filter(|r| r.group == group && r.version == version) {
+        paths_of(info, &mut paths);
+        roots.push(info.definition.clone());
+        roots.push(format!("{}List", info.definition));
+        if info.has(Subresource::Scale) {
+            roots.push("io.k8s.api.autoscaling.v1.Scale".to_string());
+        }
+    }
+    json!({
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes", "version": format!("v1.{}.0", crate::discovery::KUBE_MINOR)},
+        "paths": paths,
+        "components": {"schemas": reachable(roots.into_iter())},
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_points_at_documents_that_exist() {
+        let index: Value = serde_json::from_slice(&v3_index()).unwrap();
+        let url = index["paths"]["apis/apps/v1"]["serverRelativeURL"].as_str().unwrap();
+        assert!(url.starts_with("/openapi/v3/apis/apps/v1?hash="));
+        let doc: Value = serde_json::from_slice(&v3("apis/apps/v1").unwrap()).unwrap();
+        let patch = &doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];
+        assert_eq!(patch["x-kubernetes-group-version-kind"]["kind"], "Deployment");
+        assert!(patch["parameters"].as_array().unwrap().iter().any(|p| p["name"] == "fieldValidation"));
+        let deployment = &doc["components"]["schemas"]["io.k8s.api.apps.v1.Deployment"];
+        assert!(deployment["properties"]["spec"].is_object());
+        assert!(doc["components"]["schemas"]["io.k8s.api.core.v1.Container"].is_object());
+    }
+}
