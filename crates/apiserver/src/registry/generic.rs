@@ -355,8 +355,20 @@ impl GenericStore {
         &self,
         info: &'static ResourceInfo,
         namespace: Option<&str>,
+        obj: Value,
+        opts: &WriteOptions,
+    ) -> Result<Written, ApiError> {
+        self.create_object(info, namespace, obj, opts, false).await
+    }
+
+    /// Creates an object; `applied` says server-side apply already recorded its field owners.
+    async fn create_object(
+        &self,
+        info: &'static ResourceInfo,
+        namespace: Option<&str>,
         mut obj: Value,
         opts: &WriteOptions,
+        applied: bool,
     ) -> Result<Written, ApiError> {
         check_type(info, &obj)?;
         let warnings = check_fields(info, &obj, opts.validation)?;
@@ -411,14 +423,16 @@ impl GenericStore {
                 return Err(ApiError::invalid(info, &name, &errors));
             }
             self.check_namespace(info, namespace, &name).await?;
-            candidate = patch::update_managed_fields(
-                None,
-                &candidate,
-                &info.definition,
-                &opts.field_manager,
-                &info.api_version(),
-                &meta::now(),
-            );
+            if !applied {
+                candidate = patch::update_managed_fields(
+                    None,
+                    &candidate,
+                    &info.definition,
+                    &opts.field_manager,
+                    &info.api_version(),
+                    &meta::now(),
+                );
+            }
             if opts.dry_run {
                 return Ok(Written {
                     object: candidate,
@@ -534,7 +548,7 @@ impl GenericStore {
                         if let Some(ns) = namespace.filter(|_| info.namespaced) {
                             m.insert("namespace".into(), json!(ns));
                         }
-                        return Ok(Change::Create(obj));
+                        return Ok(Change::ApplyCreate(obj));
                     }
                     (_, None) => return Err(ApiError::not_found(info, name)),
                     (PatchType::Json, Some(cur)) => patch::json::apply(cur, body),
@@ -586,7 +600,10 @@ impl GenericStore {
             let current_obj = current.as_ref().map(decode_kv).transpose()?;
             let (mut new, applied) = match change(current_obj.as_ref())? {
                 Change::Create(obj) => {
-                    return self.create(info, namespace, obj, opts).await;
+                    return self.create_object(info, namespace, obj, opts, false).await;
+                }
+                Change::ApplyCreate(obj) => {
+                    return self.create_object(info, namespace, obj, opts, true).await;
                 }
                 Change::Update(obj) => (obj, false),
                 Change::Applied(obj) => (obj, true),
@@ -822,6 +839,8 @@ impl GenericStore {
 enum Change {
     /// Create the object (it does not exist and the verb allows creating).
     Create(Value),
+    /// Create the object from server-side apply, which recorded field ownership itself.
+    ApplyCreate(Value),
     /// Write this new version.
     Update(Value),
     /// Write this version from server-side apply, which recorded field ownership itself.

@@ -144,10 +144,12 @@ fn apply_get_update_delete() {
     assert!(out.contains("configmap/web-config configured"), "{out}");
     let deploy = c.kubectl(&["get", "deployment", "web", "-o", "json"]).json();
     let containers = deploy["spec"]["template"]["spec"]["containers"].as_array().unwrap();
-    let names: Vec<&str> = containers.iter().map(|c| c["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["web", "log"], "{containers:?}");
-    assert_eq!(containers[0]["image"], "nginx:1.26");
-    let env: Vec<&str> = containers[0]["env"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+    let mut names: Vec<&str> = containers.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, ["log", "web"], "{containers:?}");
+    let web = containers.iter().find(|c| c["name"] == "web").unwrap();
+    assert_eq!(web["image"], "nginx:1.26");
+    let env: Vec<&str> = web["env"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
     assert_eq!(env, ["MODE", "LEVEL"]);
     assert_eq!(deploy["metadata"]["generation"], 3, "{deploy}");
     // Defaults were filled in by the server.
