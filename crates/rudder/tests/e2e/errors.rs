@@ -7,7 +7,7 @@ fn bad_input_gets_upstream_errors() {
     let c = cluster();
     // An invalid name: 422 with the field and upstream's message.
     let err = c.kubectl(&["create", "configmap", "Bad_Name", "--from-literal=a=b"]).fails().to_string();
-    assert!(err.contains("The ConfigMap \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain"), "{err}");
+    assert!(err.contains("ConfigMap \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain"), "{err}");
 
     // An unknown field with strict validation (kubectl's default).
     let typo = c.file("typo.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: typo\nspec:\n  replicass: 2\n  selector:\n    matchLabels: {app: t}\n  template:\n    metadata:\n      labels: {app: t}\n    spec:\n      containers:\n      - name: t\n        image: busybox\n");
