@@ -12,8 +12,8 @@ use k8s_openapi::{
     api::{
         apps::v1 as apps, autoscaling::v2 as autoscaling, batch::v1 as batch,
         coordination::v1 as coordination, core::v1 as core, discovery::v1 as discovery,
-        events::v1 as events, networking::v1 as networking, policy::v1 as policy,
-        rbac::v1 as rbac, scheduling::v1 as scheduling, storage::v1 as storage,
+        events::v1 as events, networking::v1 as networking, policy::v1 as policy, rbac::v1 as rbac,
+        scheduling::v1 as scheduling, storage::v1 as storage,
     },
 };
 use serde_json::Value;
@@ -352,10 +352,16 @@ mod tests {
         assert_eq!(deploy.kind, "Deployment");
         assert_eq!(deploy.list_kind, "DeploymentList");
         assert_eq!(deploy.definition, "io.k8s.api.apps.v1.Deployment");
-        assert_eq!(deploy.key(Some("default"), "web"), "/registry/apps/deployments/default/web");
+        assert_eq!(
+            deploy.key(Some("default"), "web"),
+            "/registry/apps/deployments/default/web"
+        );
         let ns = find("", "v1", "namespaces").unwrap();
         assert!(!ns.namespaced);
-        assert_eq!(ns.key(None, "kube-system"), "/registry/core/namespaces/kube-system");
+        assert_eq!(
+            ns.key(None, "kube-system"),
+            "/registry/core/namespaces/kube-system"
+        );
     }
 
     #[test]

@@ -77,7 +77,11 @@ impl ApiError {
 
     /// 404 for a path the server does not serve.
     pub fn no_such_resource() -> ApiError {
-        ApiError::new(404, "NotFound", "the server could not find the requested resource")
+        ApiError::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        )
     }
 
     /// 409: `configmaps "app" already exists`.
@@ -112,13 +116,19 @@ impl ApiError {
             [one] => one.to_string(),
             many => format!(
                 "[{}]",
-                many.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                many.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         };
         let mut err = ApiError::new(
             422,
             "Invalid",
-            format!("{} \"{name}\" is invalid: {listed}", resource.qualified_kind()),
+            format!(
+                "{} \"{name}\" is invalid: {listed}",
+                resource.qualified_kind()
+            ),
         );
         err.group = Some(resource.group.to_string());
         err.kind = Some(resource.kind.to_string());
@@ -219,7 +229,9 @@ impl ApiError {
         ApiError::new(
             415,
             "UnsupportedMediaType",
-            format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got {content_type})"),
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got {content_type})"
+            ),
         )
     }
 
@@ -228,13 +240,19 @@ impl ApiError {
         ApiError::new(
             406,
             "NotAcceptable",
-            format!("only the following media types are accepted: application/json, application/yaml (asked for {accept})"),
+            format!(
+                "only the following media types are accepted: application/json, application/yaml (asked for {accept})"
+            ),
         )
     }
 
     /// 500: something failed inside the server.
     pub fn internal(message: impl std::fmt::Display) -> ApiError {
-        ApiError::new(500, "InternalError", format!("Internal error occurred: {message}"))
+        ApiError::new(
+            500,
+            "InternalError",
+            format!("Internal error occurred: {message}"),
+        )
     }
 
     /// 504: the operation did not finish in time.
@@ -244,7 +262,11 @@ impl ApiError {
 
     /// 429: too many requests; retry later.
     pub fn too_many_requests(retry_after: u32) -> ApiError {
-        let mut err = ApiError::new(429, "TooManyRequests", "too many requests, please try again later");
+        let mut err = ApiError::new(
+            429,
+            "TooManyRequests",
+            "too many requests, please try again later",
+        );
         err.retry_after = Some(retry_after);
         err
     }

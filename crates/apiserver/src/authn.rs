@@ -155,12 +155,19 @@ mod tests {
     fn token_file_lines_with_quoted_groups() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("tokens.csv");
-        std::fs::write(&path, "# comment\nsecret,alice,1001,\"dev,ops\"\nother,bob,1002\n").unwrap();
+        std::fs::write(
+            &path,
+            "# comment\nsecret,alice,1001,\"dev,ops\"\nother,bob,1002\n",
+        )
+        .unwrap();
         let auth = Authenticator::with_token_file(Some(&path)).unwrap();
         let alice = auth.token("secret").unwrap();
         assert_eq!(alice.name, "alice");
         assert_eq!(alice.groups, ["dev", "ops", "system:authenticated"]);
-        assert_eq!(auth.token("other").unwrap().groups, ["system:authenticated"]);
+        assert_eq!(
+            auth.token("other").unwrap().groups,
+            ["system:authenticated"]
+        );
         assert!(auth.token("nope").is_none());
     }
 

@@ -3,7 +3,9 @@
 
 use apimachinery::{resources, status::ApiError};
 use http::Method;
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, Subject};
+use k8s_openapi::api::rbac::v1::{
+    ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, Subject,
+};
 use serde_json::Value;
 
 use crate::{
@@ -32,7 +34,11 @@ fn resource_rule_allows(rule: &PolicyRule, verb: &str, path: &ResourcePath) -> b
     if !has(&rule.verbs, verb) {
         return false;
     }
-    if !rule.api_groups.as_deref().is_some_and(|g| has(g, &path.group)) {
+    if !rule
+        .api_groups
+        .as_deref()
+        .is_some_and(|g| has(g, &path.group))
+    {
         return false;
     }
     let resource = match &path.subresource {
@@ -71,7 +77,8 @@ fn url_rule_allows(rule: &PolicyRule, verb: &str, url: &str) -> bool {
 fn rules_for(server: &Server, user: &User, namespace: Option<&str>) -> Vec<PolicyRule> {
     let cache = server.store.cache();
     let decode = |v: &Value| v.clone();
-    let find = |group: &str, plural: &str| resources::find(group, "v1", plural).expect("rbac is served");
+    let find =
+        |group: &str, plural: &str| resources::find(group, "v1", plural).expect("rbac is served");
     let cluster_roles = cache.resource(find("rbac.authorization.k8s.io", "clusterroles"));
     let roles = cache.resource(find("rbac.authorization.k8s.io", "roles"));
     let role_rules = |kind: &str, name: &str, ns: &str| -> Vec<PolicyRule> {
@@ -97,8 +104,17 @@ fn rules_for(server: &Server, user: &User, namespace: Option<&str>) -> Vec<Polic
         let Ok(binding) = serde_json::from_value::<ClusterRoleBinding>(entry.object.clone()) else {
             continue;
         };
-        if binding.subjects.iter().flatten().any(|s| subject_matches(s, user, "")) {
-            rules.extend(role_rules(&binding.role_ref.kind, &binding.role_ref.name, ""));
+        if binding
+            .subjects
+            .iter()
+            .flatten()
+            .any(|s| subject_matches(s, user, ""))
+        {
+            rules.extend(role_rules(
+                &binding.role_ref.kind,
+                &binding.role_ref.name,
+                "",
+            ));
         }
     }
     if let Some(ns) = namespace {
@@ -109,8 +125,17 @@ fn rules_for(server: &Server, user: &User, namespace: Option<&str>) -> Vec<Polic
             let Ok(binding) = serde_json::from_value::<RoleBinding>(entry.object.clone()) else {
                 continue;
             };
-            if binding.subjects.iter().flatten().any(|s| subject_matches(s, user, ns)) {
-                rules.extend(role_rules(&binding.role_ref.kind, &binding.role_ref.name, ns));
+            if binding
+                .subjects
+                .iter()
+                .flatten()
+                .any(|s| subject_matches(s, user, ns))
+            {
+                rules.extend(role_rules(
+                    &binding.role_ref.kind,
+                    &binding.role_ref.name,
+                    ns,
+                ));
             }
         }
     }
@@ -129,11 +154,20 @@ pub fn allowed(server: &Server, user: &User, verb: &str, path: &ResourcePath) ->
 }
 
 /// Authorizes a resource request; 403 with upstream's message when denied.
-pub fn authorize(server: &Server, user: &User, verb: Verb, path: &ResourcePath) -> Result<(), ApiError> {
+pub fn authorize(
+    server: &Server,
+    user: &User,
+    verb: Verb,
+    path: &ResourcePath,
+) -> Result<(), ApiError> {
     if allowed(server, user, verb.as_str(), path) {
         return Ok(());
     }
-    let namespace = if path.resource == "namespaces" { None } else { path.namespace.as_deref() };
+    let namespace = if path.resource == "namespaces" {
+        None
+    } else {
+        path.namespace.as_deref()
+    };
     Err(ApiError::forbidden(
         &user.name,
         verb.as_str(),
@@ -145,7 +179,12 @@ pub fn authorize(server: &Server, user: &User, verb: Verb, path: &ResourcePath) 
 }
 
 /// Authorizes a request for a non-resource URL (discovery, OpenAPI, metrics).
-pub fn authorize_path(server: &Server, user: &User, method: &Method, url: &str) -> Result<(), ApiError> {
+pub fn authorize_path(
+    server: &Server,
+    user: &User,
+    method: &Method,
+    url: &str,
+) -> Result<(), ApiError> {
     if user.in_group("system:masters") {
         return Ok(());
     }
@@ -157,11 +196,17 @@ pub fn authorize_path(server: &Server, user: &User, method: &Method, url: &str) 
         Method::DELETE => "delete",
         _ => "get",
     };
-    if rules_for(server, user, None).iter().any(|r| url_rule_allows(r, verb, url)) {
+    if rules_for(server, user, None)
+        .iter()
+        .any(|r| url_rule_allows(r, verb, url))
+    {
         return Ok(());
     }
     let mut err = ApiError::forbidden(&user.name, verb, "", "", None, None);
-    err.message = format!("forbidden: User \"{}\" cannot {verb} path \"{url}\"", user.name);
+    err.message = format!(
+        "forbidden: User \"{}\" cannot {verb} path \"{url}\"",
+        user.name
+    );
     err.kind = None;
     err.group = None;
     Err(err)
@@ -196,15 +241,35 @@ mod tests {
         let r = rule(&["get", "list"], &[""], &["pods"]);
         assert!(resource_rule_allows(&r, "get", &path("", "pods", None)));
         assert!(!resource_rule_allows(&r, "delete", &path("", "pods", None)));
-        assert!(!resource_rule_allows(&r, "get", &path("", "pods", Some("log"))));
-        assert!(!resource_rule_allows(&r, "get", &path("apps", "pods", None)));
+        assert!(!resource_rule_allows(
+            &r,
+            "get",
+            &path("", "pods", Some("log"))
+        ));
+        assert!(!resource_rule_allows(
+            &r,
+            "get",
+            &path("apps", "pods", None)
+        ));
         let any = rule(&["*"], &["*"], &["*"]);
-        assert!(resource_rule_allows(&any, "patch", &path("apps", "deployments", Some("scale"))));
+        assert!(resource_rule_allows(
+            &any,
+            "patch",
+            &path("apps", "deployments", Some("scale"))
+        ));
         let status = rule(&["update"], &["apps"], &["*/status"]);
-        assert!(resource_rule_allows(&status, "update", &path("apps", "deployments", Some("status"))));
+        assert!(resource_rule_allows(
+            &status,
+            "update",
+            &path("apps", "deployments", Some("status"))
+        ));
         let mut named = rule(&["get"], &[""], &["configmaps"]);
         named.resource_names = Some(vec!["y".into()]);
-        assert!(!resource_rule_allows(&named, "get", &path("", "configmaps", None)));
+        assert!(!resource_rule_allows(
+            &named,
+            "get",
+            &path("", "configmaps", None)
+        ));
     }
 
     #[test]

@@ -17,30 +17,51 @@ fn objects() -> Vec<(&'static str, &'static str, Value)> {
         .collect();
     let rbac = "rbac.authorization.k8s.io";
     let bootstrap = json!({"kubernetes.io/bootstrapping": "rbac-defaults"});
-    out.push((rbac, "clusterroles", json!({
-        "metadata": {"name": "cluster-admin", "labels": bootstrap},
-        "rules": [
-            {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
-            {"nonResourceURLs": ["*"], "verbs": ["*"]},
-        ],
-    })));
-    out.push((rbac, "clusterrolebindings", json!({
-        "metadata": {"name": "cluster-admin", "labels": bootstrap},
-        "roleRef": {"apiGroup": rbac, "kind": "ClusterRole", "name": "cluster-admin"},
-        "subjects": [{"apiGroup": rbac, "kind": "Group", "name": "system:masters"}],
-    })));
+    out.push((
+        rbac,
+        "clusterroles",
+        json!({
+            "metadata": {"name": "cluster-admin", "labels": bootstrap},
+            "rules": [
+                {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
+                {"nonResourceURLs": ["*"], "verbs": ["*"]},
+            ],
+        }),
+    ));
+    out.push((
+        rbac,
+        "clusterrolebindings",
+        json!({
+            "metadata": {"name": "cluster-admin", "labels": bootstrap},
+            "roleRef": {"apiGroup": rbac, "kind": "ClusterRole", "name": "cluster-admin"},
+            "subjects": [{"apiGroup": rbac, "kind": "Group", "name": "system:masters"}],
+        }),
+    ));
     out.push((rbac, "clusterroles", json!({
         "metadata": {"name": "system:discovery", "labels": bootstrap},
         "rules": [{"nonResourceURLs": ["/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez",
             "/openapi", "/openapi/*", "/readyz", "/version", "/version/"], "verbs": ["get"]}],
     })));
-    out.push((rbac, "clusterrolebindings", json!({
-        "metadata": {"name": "system:discovery", "labels": bootstrap},
-        "roleRef": {"apiGroup": rbac, "kind": "ClusterRole", "name": "system:discovery"},
-        "subjects": [{"apiGroup": rbac, "kind": "Group", "name": "system:authenticated"}],
-    })));
+    out.push((
+        rbac,
+        "clusterrolebindings",
+        json!({
+            "metadata": {"name": "system:discovery", "labels": bootstrap},
+            "roleRef": {"apiGroup": rbac, "kind": "ClusterRole", "name": "system:discovery"},
+            "subjects": [{"apiGroup": rbac, "kind": "Group", "name": "system:authenticated"}],
+        }),
+    ));
     let read = json!(["get", "list", "watch"]);
-    let write = json!(["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]);
+    let write = json!([
+        "create",
+        "delete",
+        "deletecollection",
+        "get",
+        "list",
+        "patch",
+        "update",
+        "watch"
+    ]);
     let workloads = json!([
         {"apiGroups": [""], "resources": ["pods", "pods/attach", "pods/exec", "pods/portforward", "pods/log",
             "services", "endpoints", "configmaps", "secrets", "persistentvolumeclaims", "replicationcontrollers",
@@ -54,16 +75,25 @@ fn objects() -> Vec<(&'static str, &'static str, Value)> {
         {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": read},
         {"apiGroups": [""], "resources": ["namespaces", "limitranges", "resourcequotas"], "verbs": read},
     ]);
-    out.push((rbac, "clusterroles", json!({
-        "metadata": {"name": "edit", "labels": bootstrap},
-        "rules": workloads,
-    })));
+    out.push((
+        rbac,
+        "clusterroles",
+        json!({
+            "metadata": {"name": "edit", "labels": bootstrap},
+            "rules": workloads,
+        }),
+    ));
     let mut admin_rules = workloads.as_array().cloned().unwrap_or_default();
-    admin_rules.push(json!({"apiGroups": [rbac], "resources": ["roles", "rolebindings"], "verbs": write}));
-    out.push((rbac, "clusterroles", json!({
-        "metadata": {"name": "admin", "labels": bootstrap},
-        "rules": admin_rules,
-    })));
+    admin_rules
+        .push(json!({"apiGroups": [rbac], "resources": ["roles", "rolebindings"], "verbs": write}));
+    out.push((
+        rbac,
+        "clusterroles",
+        json!({
+            "metadata": {"name": "admin", "labels": bootstrap},
+            "rules": admin_rules,
+        }),
+    ));
     out.push((rbac, "clusterroles", json!({
         "metadata": {"name": "view", "labels": bootstrap},
         "rules": [

@@ -191,7 +191,12 @@ impl ResourceCache {
     /// One object.
     pub fn get(&self, namespace: Option<&str>, name: &str) -> Option<Arc<Entry>> {
         let key = self.info.key(namespace, name);
-        self.state.read().expect("cache lock").objects.get(&key).cloned()
+        self.state
+            .read()
+            .expect("cache lock")
+            .objects
+            .get(&key)
+            .cloned()
     }
 
     /// Starts a watch after `revision`: history first, then live events. `None` starts with
@@ -212,7 +217,11 @@ impl ResourceCache {
             }
             Some(rv) => {
                 let start = state.history.partition_point(|(r, _)| *r <= rv);
-                state.history.range(start..).map(|(_, e)| e.clone()).collect()
+                state
+                    .history
+                    .range(start..)
+                    .map(|(_, e)| e.clone())
+                    .collect()
             }
         };
         Ok(Subscription {
@@ -249,20 +258,17 @@ impl ResourceCache {
         let event = Arc::new(CacheEvent::new(kind, object, prev));
         let revision = event.object.revision;
         state.history.push_back((revision, event.clone()));
-        if state.history.len() > HISTORY {
-            if let Some((r, _)) = state.history.pop_front() {
-                state.oldest = r;
-            }
+        if state.history.len() > HISTORY
+            && let Some((r, _)) = state.history.pop_front()
+        {
+            state.oldest = r;
         }
         let _ = state.sender.send(event);
     }
 
     fn reset(&self, objects: Vec<(String, Entry)>, revision: Revision) {
         let mut state = self.state.write().expect("cache lock");
-        state.objects = objects
-            .into_iter()
-            .map(|(k, e)| (k, Arc::new(e)))
-            .collect();
+        state.objects = objects.into_iter().map(|(k, e)| (k, Arc::new(e))).collect();
         state.history.clear();
         state.oldest = revision;
         // Watchers of the old state end; clients resume with a new watch.

@@ -76,7 +76,10 @@ pub fn group(name: &str) -> Option<Value> {
     Some(value)
 }
 
-fn in_group_version<'a>(group: &'a str, version: &'a str) -> impl Iterator<Item = &'static ResourceInfo> + 'a {
+fn in_group_version<'a>(
+    group: &'a str,
+    version: &'a str,
+) -> impl Iterator<Item = &'static ResourceInfo> + 'a {
     resources::all()
         .iter()
         .filter(move |r| r.group == group && r.version == version)
@@ -175,11 +178,14 @@ pub fn aggregated(core: bool, version: &str) -> Value {
         let versions: Vec<Value> = versions
             .iter()
             .map(|v| {
-                let resources: Vec<Value> = in_group_version(group, v).map(discovery_resource).collect();
+                let resources: Vec<Value> =
+                    in_group_version(group, v).map(discovery_resource).collect();
                 json!({"version": v, "resources": resources, "freshness": "Current"})
             })
             .collect();
-        items.push(json!({"metadata": {"name": group, "creationTimestamp": null}, "versions": versions}));
+        items.push(
+            json!({"metadata": {"name": group, "creationTimestamp": null}, "versions": versions}),
+        );
     }
     json!({
         "kind": "APIGroupDiscoveryList",

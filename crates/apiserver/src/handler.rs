@@ -49,7 +49,9 @@ pub async fn handle(
         Err(err) => response::error(&err),
     };
     let code = resp.status().as_u16();
-    server.metrics.observe(&verb, &resource, code, started.elapsed());
+    server
+        .metrics
+        .observe(&verb, &resource, code, started.elapsed());
     tracing::debug!(%method, %path, code, user = user.as_ref().map_or("", |u| u.name.as_str()), elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, "request");
     Ok(resp)
 }
@@ -83,17 +85,21 @@ async fn read_body(req: Request<Incoming>) -> Result<(http::request::Parts, Byte
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok())
+        && len > MAX_BODY
     {
-        if len > MAX_BODY {
-            return Err(ApiError::too_large(MAX_BODY));
-        }
+        return Err(ApiError::too_large(MAX_BODY));
     }
     match Limited::new(body, MAX_BODY).collect().await {
         Ok(collected) => Ok((parts, collected.to_bytes())),
-        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
             Err(ApiError::too_large(MAX_BODY))
         }
-        Err(e) => Err(ApiError::bad_request(format!("reading the request body: {e}"))),
+        Err(e) => Err(ApiError::bad_request(format!(
+            "reading the request body: {e}"
+        ))),
     }
 }
 
@@ -128,10 +134,13 @@ async fn route(
             authz::authorize_path(server, user, req.method(), &path)?;
             let core = target == Target::CoreVersions;
             if let Some(version) = response::aggregated_discovery(accept.as_deref()) {
-                let body = serde_json::to_vec(&discovery::aggregated(core, version)).unwrap_or_default();
+                let body =
+                    serde_json::to_vec(&discovery::aggregated(core, version)).unwrap_or_default();
                 return Ok(response::bytes(
                     StatusCode::OK,
-                    &format!("application/json;g=apidiscovery.k8s.io;v={version};as=APIGroupDiscoveryList"),
+                    &format!(
+                        "application/json;g=apidiscovery.k8s.io;v={version};as=APIGroupDiscoveryList"
+                    ),
                     body,
                 ));
             }
@@ -177,20 +186,32 @@ async fn route(
 }
 
 fn non_resource(server: &Server, path: &str, req: &Request<Incoming>) -> Response<Body> {
-    let text = |s: &str| response::bytes(StatusCode::OK, "text/plain; charset=utf-8", s.to_string());
+    let text =
+        |s: &str| response::bytes(StatusCode::OK, "text/plain; charset=utf-8", s.to_string());
     match path {
         "/healthz" | "/livez" | "/readyz" => text("ok"),
-        p if p.starts_with("/healthz/") || p.starts_with("/livez/") || p.starts_with("/readyz/") => {
+        p if p.starts_with("/healthz/")
+            || p.starts_with("/livez/")
+            || p.starts_with("/readyz/") =>
+        {
             text("ok")
         }
-        "/version" => response::object(StatusCode::OK, response::Format::Json, &discovery::version()),
+        "/version" => response::object(
+            StatusCode::OK,
+            response::Format::Json,
+            &discovery::version(),
+        ),
         "/metrics" => response::bytes(
             StatusCode::OK,
             "text/plain; version=0.0.4",
             server.metrics.render(),
         ),
         "/openapi/v2" => {
-            let accept = req.headers().get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+            let accept = req
+                .headers()
+                .get(http::header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
             let protobuf = accept.contains("protobuf") && !accept.contains("json");
             match openapi::v2(protobuf) {
                 Some((bytes, content_type)) => response::bytes(StatusCode::OK, content_type, bytes),
@@ -202,6 +223,10 @@ fn non_resource(server: &Server, path: &str, req: &Request<Incoming>) -> Respons
             Some(bytes) => response::bytes(StatusCode::OK, "application/json", bytes),
             None => response::error(&ApiError::no_such_resource()),
         },
-        _ => response::bytes(StatusCode::NOT_FOUND, "text/plain; charset=utf-8", "404 page not found\n"),
+        _ => response::bytes(
+            StatusCode::NOT_FOUND,
+            "text/plain; charset=utf-8",
+            "404 page not found\n",
+        ),
     }
 }

@@ -110,16 +110,23 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     let authn = authn::Authenticator::with_token_file(config.token_file.as_deref())?;
 
     let cache = cache::Cache::start(config.storage.clone()).await?;
-    let store = Arc::new(registry::generic::GenericStore::new(config.storage.clone(), cache));
+    let store = Arc::new(registry::generic::GenericStore::new(
+        config.storage.clone(),
+        cache,
+    ));
     bootstrap::run(&store).await?;
 
     let bind = SocketAddr::new(config.bind_address, config.port);
     let listener = TcpListener::bind(bind)
         .await
-        .map_err(|source| Error::Listen { address: bind, source })?;
-    let address = listener
-        .local_addr()
-        .map_err(|source| Error::Listen { address: bind, source })?;
+        .map_err(|source| Error::Listen {
+            address: bind,
+            source,
+        })?;
+    let address = listener.local_addr().map_err(|source| Error::Listen {
+        address: bind,
+        source,
+    })?;
     let client_host = if config.bind_address.is_unspecified() {
         "127.0.0.1".to_string()
     } else {

@@ -4,7 +4,9 @@
 use std::{collections::BTreeMap, fmt::Write, sync::Mutex, time::Duration};
 
 /// Latency buckets in seconds (upstream's `apiserver_request_duration_seconds` buckets, cut).
-const BUCKETS: &[f64] = &[0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0];
+const BUCKETS: &[f64] = &[
+    0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0,
+];
 
 #[derive(Default)]
 struct Histogram {
@@ -76,8 +78,16 @@ impl Metrics {
                 "apiserver_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
                 h.count
             );
-            let _ = writeln!(out, "apiserver_request_duration_seconds_sum{{{labels}}} {}", h.sum);
-            let _ = writeln!(out, "apiserver_request_duration_seconds_count{{{labels}}} {}", h.count);
+            let _ = writeln!(
+                out,
+                "apiserver_request_duration_seconds_sum{{{labels}}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                out,
+                "apiserver_request_duration_seconds_count{{{labels}}} {}",
+                h.count
+            );
         }
         out
     }
@@ -94,9 +104,15 @@ mod tests {
         m.observe("GET", "pods", 200, Duration::from_millis(300));
         m.observe("GET", "pods", 404, Duration::from_millis(1));
         let text = m.render();
-        assert!(text.contains("apiserver_request_total{verb=\"GET\",resource=\"pods\",code=\"200\"} 2"));
-        assert!(text.contains("apiserver_request_total{verb=\"GET\",resource=\"pods\",code=\"404\"} 1"));
+        assert!(
+            text.contains("apiserver_request_total{verb=\"GET\",resource=\"pods\",code=\"200\"} 2")
+        );
+        assert!(
+            text.contains("apiserver_request_total{verb=\"GET\",resource=\"pods\",code=\"404\"} 1")
+        );
         assert!(text.contains("apiserver_request_duration_seconds_bucket{verb=\"GET\",resource=\"pods\",le=\"0.005\"} 2"));
-        assert!(text.contains("apiserver_request_duration_seconds_count{verb=\"GET\",resource=\"pods\"} 3"));
+        assert!(text.contains(
+            "apiserver_request_duration_seconds_count{verb=\"GET\",resource=\"pods\"} 3"
+        ));
     }
 }

@@ -22,7 +22,12 @@ pub async fn run(store: Arc<GenericStore>) {
     loop {
         let mut live = match cache.subscribe(Some(store.cache().revision())) {
             Ok(sub) => sub.live,
-            Err(_) => cache.subscribe(None).expect("subscribing to the current state").live,
+            Err(_) => {
+                cache
+                    .subscribe(None)
+                    .expect("subscribing to the current state")
+                    .live
+            }
         };
         let terminating: Vec<String> = cache
             .snapshot(None, 0)

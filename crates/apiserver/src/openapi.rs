@@ -89,7 +89,14 @@ fn content(schema: Value, types: &[&str]) -> Value {
     Value::Object(map)
 }
 
-fn operation(info: &ResourceInfo, id: &str, action: &str, params: Vec<Value>, body: Option<(Value, &[&str])>, response: Value) -> Value {
+fn operation(
+    info: &ResourceInfo,
+    id: &str,
+    action: &str,
+    params: Vec<Value>,
+    body: Option<(Value, &[&str])>,
+    response: Value,
+) -> Value {
     let mut op = json!({
         "operationId": id,
         "tags": [info.api_version()],
@@ -106,7 +113,11 @@ fn operation(info: &ResourceInfo, id: &str, action: &str, params: Vec<Value>, bo
 
 fn camel(group: &str, version: &str) -> String {
     let mut out = String::new();
-    let group = if group.is_empty() { "core" } else { group.split('.').next().unwrap_or(group) };
+    let group = if group.is_empty() {
+        "core"
+    } else {
+        group.split('.').next().unwrap_or(group)
+    };
     for part in [group, version] {
         let mut chars = part.chars();
         if let Some(first) = chars.next() {
@@ -124,19 +135,55 @@ fn paths_of(info: &ResourceInfo, paths: &mut Map<String, Value>) {
     let kind = info.kind;
     let write_params = || {
         vec![
-            query("dryRun", "When present, indicates that modifications should not be persisted.", "string"),
-            query("fieldManager", "fieldManager is a name associated with the actor or entity that is making these changes.", "string"),
-            query("fieldValidation", "fieldValidation instructs the server on how to handle objects in the request (POST/PUT/PATCH) containing unknown or duplicate fields. Valid values are: Ignore, Warn, Strict.", "string"),
+            query(
+                "dryRun",
+                "When present, indicates that modifications should not be persisted.",
+                "string",
+            ),
+            query(
+                "fieldManager",
+                "fieldManager is a name associated with the actor or entity that is making these changes.",
+                "string",
+            ),
+            query(
+                "fieldValidation",
+                "fieldValidation instructs the server on how to handle objects in the request (POST/PUT/PATCH) containing unknown or duplicate fields. Valid values are: Ignore, Warn, Strict.",
+                "string",
+            ),
         ]
     };
     let list_params = || {
         vec![
-            query("labelSelector", "A selector to restrict the list of returned objects by their labels.", "string"),
-            query("fieldSelector", "A selector to restrict the list of returned objects by their fields.", "string"),
-            query("limit", "limit is a maximum number of responses to return for a list call.", "integer"),
-            query("continue", "The continue option should be set when retrieving more results from the server.", "string"),
-            query("resourceVersion", "resourceVersion sets a constraint on what resource versions a request may be served from.", "string"),
-            query("watch", "Watch for changes to the described resources.", "boolean"),
+            query(
+                "labelSelector",
+                "A selector to restrict the list of returned objects by their labels.",
+                "string",
+            ),
+            query(
+                "fieldSelector",
+                "A selector to restrict the list of returned objects by their fields.",
+                "string",
+            ),
+            query(
+                "limit",
+                "limit is a maximum number of responses to return for a list call.",
+                "integer",
+            ),
+            query(
+                "continue",
+                "The continue option should be set when retrieving more results from the server.",
+                "string",
+            ),
+            query(
+                "resourceVersion",
+                "resourceVersion sets a constraint on what resource versions a request may be served from.",
+                "string",
+            ),
+            query(
+                "watch",
+                "Watch for changes to the described resources.",
+                "boolean",
+            ),
         ]
     };
     let object = body_ref(&info.definition);
@@ -147,12 +194,46 @@ fn paths_of(info: &ResourceInfo, paths: &mut Map<String, Value>) {
         format!("{base}/{}", info.plural)
     };
     let mut coll = Map::new();
-    coll.insert("get".into(), operation(info, &format!("list{gv}{ns}{kind}"), "list", list_params(), None, list.clone()));
-    coll.insert("post".into(), operation(info, &format!("create{gv}{ns}{kind}"), "post", write_params(), Some((object.clone(), &["*/*"])), object.clone()));
-    coll.insert("delete".into(), operation(info, &format!("deletecollection{gv}{ns}{kind}"), "deletecollection", list_params(), None, body_ref("io.k8s.apimachinery.pkg.apis.meta.v1.Status")));
+    coll.insert(
+        "get".into(),
+        operation(
+            info,
+            &format!("list{gv}{ns}{kind}"),
+            "list",
+            list_params(),
+            None,
+            list.clone(),
+        ),
+    );
+    coll.insert(
+        "post".into(),
+        operation(
+            info,
+            &format!("create{gv}{ns}{kind}"),
+            "post",
+            write_params(),
+            Some((object.clone(), &["*/*"])),
+            object.clone(),
+        ),
+    );
+    coll.insert(
+        "delete".into(),
+        operation(
+            info,
+            &format!("deletecollection{gv}{ns}{kind}"),
+            "deletecollection",
+            list_params(),
+            None,
+            body_ref("io.k8s.apimachinery.pkg.apis.meta.v1.Status"),
+        ),
+    );
     paths.insert(collection.clone(), Value::Object(coll));
     let mut patch_params = write_params();
-    patch_params.push(query("force", "Force is going to \"force\" Apply requests.", "boolean"));
+    patch_params.push(query(
+        "force",
+        "Force is going to \"force\" Apply requests.",
+        "boolean",
+    ));
     let patch_types: &[&str] = &[
         "application/json-patch+json",
         "application/merge-patch+json",
@@ -160,10 +241,64 @@ fn paths_of(info: &ResourceInfo, paths: &mut Map<String, Value>) {
         "application/apply-patch+yaml",
     ];
     let mut item = Map::new();
-    item.insert("get".into(), operation(info, &format!("read{gv}{ns}{kind}"), "get", vec![], None, object.clone()));
-    item.insert("put".into(), operation(info, &format!("replace{gv}{ns}{kind}"), "put", write_params(), Some((object.clone(), &["*/*"])), object.clone()));
-    item.insert("patch".into(), operation(info, &format!("patch{gv}{ns}{kind}"), "patch", patch_params.clone(), Some((body_ref("io.k8s.apimachinery.pkg.apis.meta.v1.Patch"), patch_types)), object.clone()));
-    item.insert("delete".into(), operation(info, &format!("delete{gv}{ns}{kind}"), "delete", vec![query("gracePeriodSeconds", "The duration in seconds before the object should be deleted.", "integer"), query("propagationPolicy", "Whether and how garbage collection will be performed.", "string")], None, body_ref("io.k8s.apimachinery.pkg.apis.meta.v1.Status")));
+    item.insert(
+        "get".into(),
+        operation(
+            info,
+            &format!("read{gv}{ns}{kind}"),
+            "get",
+            vec![],
+            None,
+            object.clone(),
+        ),
+    );
+    item.insert(
+        "put".into(),
+        operation(
+            info,
+            &format!("replace{gv}{ns}{kind}"),
+            "put",
+            write_params(),
+            Some((object.clone(), &["*/*"])),
+            object.clone(),
+        ),
+    );
+    item.insert(
+        "patch".into(),
+        operation(
+            info,
+            &format!("patch{gv}{ns}{kind}"),
+            "patch",
+            patch_params.clone(),
+            Some((
+                body_ref("io.k8s.apimachinery.pkg.apis.meta.v1.Patch"),
+                patch_types,
+            )),
+            object.clone(),
+        ),
+    );
+    item.insert(
+        "delete".into(),
+        operation(
+            info,
+            &format!("delete{gv}{ns}{kind}"),
+            "delete",
+            vec![
+                query(
+                    "gracePeriodSeconds",
+                    "The duration in seconds before the object should be deleted.",
+                    "integer",
+                ),
+                query(
+                    "propagationPolicy",
+                    "Whether and how garbage collection will be performed.",
+                    "string",
+                ),
+            ],
+            None,
+            body_ref("io.k8s.apimachinery.pkg.apis.meta.v1.Status"),
+        ),
+    );
     paths.insert(format!("{collection}/{{name}}"), Value::Object(item));
     for sub in info.subresources {
         if !matches!(sub, Subresource::Status | Subresource::Scale) {
@@ -178,14 +313,60 @@ fn paths_of(info: &ResourceInfo, paths: &mut Map<String, Value>) {
             _ => "Status",
         };
         let mut s = Map::new();
-        s.insert("get".into(), operation(info, &format!("read{gv}{ns}{kind}{suffix}"), "get", vec![], None, response.clone()));
-        s.insert("put".into(), operation(info, &format!("replace{gv}{ns}{kind}{suffix}"), "put", write_params(), Some((response.clone(), &["*/*"])), response.clone()));
-        s.insert("patch".into(), operation(info, &format!("patch{gv}{ns}{kind}{suffix}"), "patch", patch_params.clone(), Some((body_ref("io.k8s.apimachinery.pkg.apis.meta.v1.Patch"), patch_types)), response));
-        paths.insert(format!("{collection}/{{name}}/{}", sub.name()), Value::Object(s));
+        s.insert(
+            "get".into(),
+            operation(
+                info,
+                &format!("read{gv}{ns}{kind}{suffix}"),
+                "get",
+                vec![],
+                None,
+                response.clone(),
+            ),
+        );
+        s.insert(
+            "put".into(),
+            operation(
+                info,
+                &format!("replace{gv}{ns}{kind}{suffix}"),
+                "put",
+                write_params(),
+                Some((response.clone(), &["*/*"])),
+                response.clone(),
+            ),
+        );
+        s.insert(
+            "patch".into(),
+            operation(
+                info,
+                &format!("patch{gv}{ns}{kind}{suffix}"),
+                "patch",
+                patch_params.clone(),
+                Some((
+                    body_ref("io.k8s.apimachinery.pkg.apis.meta.v1.Patch"),
+                    patch_types,
+                )),
+                response,
+            ),
+        );
+        paths.insert(
+            format!("{collection}/{{name}}/{}", sub.name()),
+            Value::Object(s),
+        );
     }
     if info.namespaced {
         let mut all = Map::new();
-        all.insert("get".into(), operation(info, &format!("list{gv}{kind}ForAllNamespaces"), "list", list_params(), None, list));
+        all.insert(
+            "get".into(),
+            operation(
+                info,
+                &format!("list{gv}{kind}ForAllNamespaces"),
+                "list",
+                list_params(),
+                None,
+                list,
+            ),
+        );
         paths.insert(format!("{base}/{}", info.plural), Value::Object(all));
     }
 }
@@ -217,7 +398,9 @@ fn reachable(roots: impl Iterator<Item = String>) -> BTreeMap<String, Value> {
         if !seen.insert(name.clone()) {
             continue;
         }
-        let Some(def) = schema::definition(&name) else { continue };
+        let Some(def) = schema::definition(&name) else {
+            continue;
+        };
         refs(def, &mut queue);
         out.insert(name, schema::with_ref_prefix(def, V3_PREFIX));
     }
@@ -231,7 +414,10 @@ fn group_version(group: &str, version: &str) -> Value {
         "io.k8s.apimachinery.pkg.apis.meta.v1.Patch".to_string(),
         "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions".to_string(),
     ];
-    for info in resources::all().iter().filter(|r| r.group == group && r.version == version) {
+    for info in resources::all()
+        .iter()
+        .filter(|r| r.group == group && r.version == version)
+    {
         paths_of(info, &mut paths);
         roots.push(info.definition.clone());
         roots.push(format!("{}List", info.definition));
@@ -254,12 +440,24 @@ mod tests {
     #[test]
     fn index_points_at_documents_that_exist() {
         let index: Value = serde_json::from_slice(&v3_index()).unwrap();
-        let url = index["paths"]["apis/apps/v1"]["serverRelativeURL"].as_str().unwrap();
+        let url = index["paths"]["apis/apps/v1"]["serverRelativeURL"]
+            .as_str()
+            .unwrap();
         assert!(url.starts_with("/openapi/v3/apis/apps/v1?hash="));
         let doc: Value = serde_json::from_slice(&v3("apis/apps/v1").unwrap()).unwrap();
-        let patch = &doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];
-        assert_eq!(patch["x-kubernetes-group-version-kind"]["kind"], "Deployment");
-        assert!(patch["parameters"].as_array().unwrap().iter().any(|p| p["name"] == "fieldValidation"));
+        let patch =
+            &doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];
+        assert_eq!(
+            patch["x-kubernetes-group-version-kind"]["kind"],
+            "Deployment"
+        );
+        assert!(
+            patch["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["name"] == "fieldValidation")
+        );
         let deployment = &doc["components"]["schemas"]["io.k8s.api.apps.v1.Deployment"];
         assert!(deployment["properties"]["spec"].is_object());
         assert!(doc["components"]["schemas"]["io.k8s.api.core.v1.Container"].is_object());

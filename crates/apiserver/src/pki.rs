@@ -221,14 +221,16 @@ impl Pki {
         for cert in certs(&self.ca_pem, &self.dir.join("ca.crt"))? {
             roots.add(cert)?;
         }
-        let verifier =
-            rustls::server::WebPkiClientVerifier::builder_with_provider(roots.into(), provider.clone())
-                .allow_unauthenticated()
-                .build()
-                .map_err(|e| Error::Pem {
-                    path: self.dir.join("ca.crt"),
-                    message: e.to_string(),
-                })?;
+        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            roots.into(),
+            provider.clone(),
+        )
+        .allow_unauthenticated()
+        .build()
+        .map_err(|e| Error::Pem {
+            path: self.dir.join("ca.crt"),
+            message: e.to_string(),
+        })?;
         let key = PrivateKeyDer::from_pem_slice(serving.1.as_bytes()).map_err(|e| Error::Pem {
             path: self.dir.join("serving.key"),
             message: e.to_string(),

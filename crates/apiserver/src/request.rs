@@ -143,10 +143,7 @@ pub fn parse(method: &http::Method, path: &str, query: &HashMap<String, String>)
     if path.resource == "namespaces" {
         path.namespace = path.name.clone();
     }
-    let watch = watch_prefix
-        || query
-            .get("watch")
-            .is_some_and(|w| w == "true" || w == "1");
+    let watch = watch_prefix || query.get("watch").is_some_and(|w| w == "true" || w == "1");
     let verb = match (method.as_str(), path.name.is_some()) {
         ("GET" | "HEAD", _) if watch => Verb::Watch,
         ("GET" | "HEAD", true) => Verb::Get,
@@ -232,7 +229,12 @@ mod tests {
     fn paths_and_verbs() {
         use Verb::*;
         let cases = [
-            (Method::GET, "/api/v1/pods", "", resource("", None, "pods", None, None, List)),
+            (
+                Method::GET,
+                "/api/v1/pods",
+                "",
+                resource("", None, "pods", None, None, List),
+            ),
             (
                 Method::GET,
                 "/api/v1/namespaces/default/pods",
@@ -243,21 +245,47 @@ mod tests {
                 Method::PATCH,
                 "/apis/apps/v1/namespaces/a/deployments/web/scale",
                 "",
-                resource("apps", Some("a"), "deployments", Some("web"), Some("scale"), Patch),
+                resource(
+                    "apps",
+                    Some("a"),
+                    "deployments",
+                    Some("web"),
+                    Some("scale"),
+                    Patch,
+                ),
             ),
             (
                 Method::GET,
                 "/api/v1/namespaces/kube-system",
                 "",
-                resource("", Some("kube-system"), "namespaces", Some("kube-system"), None, Get),
+                resource(
+                    "",
+                    Some("kube-system"),
+                    "namespaces",
+                    Some("kube-system"),
+                    None,
+                    Get,
+                ),
             ),
             (
                 Method::PUT,
                 "/api/v1/namespaces/x/finalize",
                 "",
-                resource("", Some("x"), "namespaces", Some("x"), Some("finalize"), Update),
+                resource(
+                    "",
+                    Some("x"),
+                    "namespaces",
+                    Some("x"),
+                    Some("finalize"),
+                    Update,
+                ),
             ),
-            (Method::DELETE, "/api/v1/namespaces/d/configmaps", "", resource("", Some("d"), "configmaps", None, None, DeleteCollection)),
+            (
+                Method::DELETE,
+                "/api/v1/namespaces/d/configmaps",
+                "",
+                resource("", Some("d"), "configmaps", None, None, DeleteCollection),
+            ),
         ];
         for (method, path, query, want) in cases {
             assert_eq!(target(method, path, query), want, "{path}");

@@ -66,9 +66,11 @@ pub fn negotiate(accept: Option<&str>) -> Result<Format, ApiError> {
             (Some("Table"), Some("meta.k8s.io"), Some("v1" | "v1beta1")) if json_like => {
                 return Ok(Format::Table);
             }
-            (Some("PartialObjectMetadata" | "PartialObjectMetadataList"), Some("meta.k8s.io"), Some("v1" | "v1beta1"))
-                if json_like =>
-            {
+            (
+                Some("PartialObjectMetadata" | "PartialObjectMetadataList"),
+                Some("meta.k8s.io"),
+                Some("v1" | "v1beta1"),
+            ) if json_like => {
                 return Ok(Format::Metadata);
             }
             (Some(_), _, _) => continue,
@@ -171,12 +173,18 @@ mod tests {
         assert_eq!(negotiate(None).unwrap(), Format::Json);
         assert_eq!(negotiate(Some("application/yaml")).unwrap(), Format::Yaml);
         assert_eq!(
-            negotiate(Some("application/vnd.kubernetes.protobuf, application/json")).unwrap(),
+            negotiate(Some(
+                "application/vnd.kubernetes.protobuf, application/json"
+            ))
+            .unwrap(),
             Format::Json
         );
         assert_eq!(negotiate(Some("text/html")).unwrap_err().code, 406);
         assert_eq!(
-            negotiate(Some("application/json;as=Unknown;v=v1;g=meta.k8s.io,application/json")).unwrap(),
+            negotiate(Some(
+                "application/json;as=Unknown;v=v1;g=meta.k8s.io,application/json"
+            ))
+            .unwrap(),
             Format::Json
         );
     }

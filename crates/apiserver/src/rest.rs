@@ -104,7 +104,9 @@ impl Call<'_> {
             _ => default_manager(self.header("user-agent").unwrap_or("")),
         };
         if field_manager.len() > 128 {
-            return Err(ApiError::bad_request("fieldManager must be at most 128 characters"));
+            return Err(ApiError::bad_request(
+                "fieldManager must be at most 128 characters",
+            ));
         }
         Ok(WriteOptions {
             dry_run,
@@ -115,12 +117,13 @@ impl Call<'_> {
     }
 
     fn list_options(&self) -> Result<ListOptions, ApiError> {
-        let labels = match self.query.get("labelSelector").filter(|s| !s.is_empty()) {
-            Some(s) => Some(labels::parse(s).map_err(|e| {
-                ApiError::bad_request(format!("unable to parse requirement: {e}"))
-            })?),
-            None => None,
-        };
+        let labels =
+            match self.query.get("labelSelector").filter(|s| !s.is_empty()) {
+                Some(s) => Some(labels::parse(s).map_err(|e| {
+                    ApiError::bad_request(format!("unable to parse requirement: {e}"))
+                })?),
+                None => None,
+            };
         let fields = match self.query.get("fieldSelector").filter(|s| !s.is_empty()) {
             Some(s) => Some(fields::parse(s).map_err(|e| ApiError::bad_request(e.to_string()))?),
             None => None,
@@ -187,7 +190,10 @@ pub fn decode_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiError>
         return Err(ApiError::bad_request("request body is empty"));
     }
     match mime {
-        "application/yaml" | "application/apply-patch+yaml" | "application/x-yaml" | "text/yaml" => {
+        "application/yaml"
+        | "application/apply-patch+yaml"
+        | "application/x-yaml"
+        | "text/yaml" => {
             let value: serde_yaml::Value = serde_yaml::from_slice(body).map_err(|e| {
                 ApiError::bad_request(format!("error converting YAML to JSON: {e}"))
             })?;
@@ -198,9 +204,7 @@ pub fn decode_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiError>
         | "application/merge-patch+json"
         | "application/strategic-merge-patch+json"
         | "" => serde_json::from_slice(body).map_err(|e| {
-            ApiError::bad_request(format!(
-                "couldn't get version/kind; json parse error: {e}"
-            ))
+            ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))
         }),
         other => Err(ApiError::unsupported_media_type(other)),
     }
@@ -243,18 +247,18 @@ fn delete_options(call: &Call<'_>, body: &Bytes) -> Result<DeleteOptions, ApiErr
     if call.query.get("dryRun").is_some_and(|d| d == "All") {
         opts.dry_run = true;
     }
-    if let Some(p) = &opts.propagation {
-        if !matches!(p.as_str(), "Orphan" | "Background" | "Foreground") {
-            return Err(ApiError::invalid(
-                call.info,
-                call.name(),
-                &[apimachinery::validation::FieldError::not_supported(
-                    &apimachinery::validation::Path::new("propagationPolicy"),
-                    json!(p),
-                    &["Foreground", "Background", "Orphan"],
-                )],
-            ));
-        }
+    if let Some(p) = &opts.propagation
+        && !matches!(p.as_str(), "Orphan" | "Background" | "Foreground")
+    {
+        return Err(ApiError::invalid(
+            call.info,
+            call.name(),
+            &[apimachinery::validation::FieldError::not_supported(
+                &apimachinery::validation::Path::new("propagationPolicy"),
+                json!(p),
+                &["Foreground", "Background", "Orphan"],
+            )],
+        ));
     }
     Ok(opts)
 }
@@ -268,7 +272,8 @@ fn list_object(info: &ResourceInfo, page: &ListPage) -> Bytes {
     if let Some(n) = page.remaining {
         meta["remainingItemCount"] = json!(n);
     }
-    let mut out = Vec::with_capacity(page.items.iter().map(|e| e.json.len() + 1).sum::<usize>() + 256);
+    let mut out =
+        Vec::with_capacity(page.items.iter().map(|e| e.json.len() + 1).sum::<usize>() + 256);
     out.extend_from_slice(
         format!(
             "{{\"kind\":\"{}\",\"apiVersion\":\"{}\",\"metadata\":{},\"items\":[",
@@ -293,7 +298,10 @@ pub async fn serve(call: Call<'_>, body: Bytes) -> Result<Response<Body>, ApiErr
     let store = &call.server.store;
     let info = call.info;
     let sub = call.subresource()?;
-    if info.namespaced && call.path.namespace.is_none() && !matches!(call.verb, Verb::List | Verb::Watch) {
+    if info.namespaced
+        && call.path.namespace.is_none()
+        && !matches!(call.verb, Verb::List | Verb::Watch)
+    {
         return Err(ApiError::no_such_resource());
     }
     let namespace = call.namespace();
@@ -309,11 +317,16 @@ pub async fn serve(call: Call<'_>, body: Bytes) -> Result<Response<Body>, ApiErr
     match (call.verb, sub) {
         (Verb::List, None) => {
             let opts = call.list_options()?;
-            let page = store.list(info, namespace, &opts, strategy(info).fields()).await?;
+            let page = store
+                .list(info, namespace, &opts, strategy(info).fields())
+                .await?;
             Ok(match call.format {
-                Format::Json => response::bytes(StatusCode::OK, "application/json", list_object(info, &page)),
+                Format::Json => {
+                    response::bytes(StatusCode::OK, "application/json", list_object(info, &page))
+                }
                 Format::Yaml => {
-                    let v: Value = serde_json::from_slice(&list_object(info, &page)).map_err(ApiError::internal)?;
+                    let v: Value = serde_json::from_slice(&list_object(info, &page))
+                        .map_err(ApiError::internal)?;
                     response::object(StatusCode::OK, Format::Yaml, &v)
                 }
                 Format::Table | Format::Metadata => {
@@ -323,7 +336,14 @@ pub async fn serve(call: Call<'_>, body: Bytes) -> Result<Response<Body>, ApiErr
                     }
                     let objects = page.items.iter().map(|e| &e.object);
                     let v = if call.format == Format::Table {
-                        table::table(info, objects, list_meta, IncludeObject::parse(call.query.get("includeObject").map(String::as_str)))
+                        table::table(
+                            info,
+                            objects,
+                            list_meta,
+                            IncludeObject::parse(
+                                call.query.get("includeObject").map(String::as_str),
+                            ),
+                        )
                     } else {
                         table::partial_metadata_list(objects, list_meta)
                     };
@@ -346,8 +366,14 @@ pub async fn serve(call: Call<'_>, body: Bytes) -> Result<Response<Body>, ApiErr
         (Verb::Update, None | Some(Subresource::Status)) => {
             let obj = decode_body(call.headers, &body)?;
             let opts = call.write_options()?;
-            let written = store.update(info, namespace, &name, obj, sub, &opts).await?;
-            let code = if written.created { StatusCode::CREATED } else { StatusCode::OK };
+            let written = store
+                .update(info, namespace, &name, obj, sub, &opts)
+                .await?;
+            let code = if written.created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
             let mut resp = call.respond(code, &written.object);
             response::warn(&mut resp, &written.warnings);
             Ok(resp)
@@ -359,16 +385,26 @@ pub async fn serve(call: Call<'_>, body: Bytes) -> Result<Response<Body>, ApiErr
             let patch = decode_body(call.headers, &body)?;
             let mut opts = call.write_options()?;
             if patch_type == PatchType::Apply && !call.query.contains_key("fieldManager") {
-                return Err(ApiError::bad_request("PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch"));
+                return Err(ApiError::bad_request(
+                    "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
+                ));
             }
             if patch_type != PatchType::Apply && opts.force {
-                return Err(ApiError::bad_request("PatchOptions.meta.k8s.io \"\" is invalid: force: Forbidden: may not be specified for non-apply patch"));
+                return Err(ApiError::bad_request(
+                    "PatchOptions.meta.k8s.io \"\" is invalid: force: Forbidden: may not be specified for non-apply patch",
+                ));
             }
             if patch_type != PatchType::Apply {
                 opts.force = false;
             }
-            let written = store.patch(info, namespace, &name, patch_type, &patch, sub, &opts).await?;
-            let code = if written.created { StatusCode::CREATED } else { StatusCode::OK };
+            let written = store
+                .patch(info, namespace, &name, patch_type, &patch, sub, &opts)
+                .await?;
+            let code = if written.created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
             let mut resp = call.respond(code, &written.object);
             response::warn(&mut resp, &written.warnings);
             Ok(resp)
@@ -389,7 +425,9 @@ pub async fn serve(call: Call<'_>, body: Bytes) -> Result<Response<Body>, ApiErr
         (Verb::DeleteCollection, None) => {
             let opts = delete_options(&call, &body)?;
             let list = call.list_options()?;
-            let deleted = store.delete_collection(info, namespace, &list, &opts).await?;
+            let deleted = store
+                .delete_collection(info, namespace, &list, &opts)
+                .await?;
             let v = json!({
                 "kind": info.list_kind,
                 "apiVersion": info.api_version(),
@@ -414,7 +452,11 @@ pub async fn serve(call: Call<'_>, body: Bytes) -> Result<Response<Body>, ApiErr
 impl Format {
     /// Tables do not apply to this response: JSON unless YAML was asked.
     fn min_json(self) -> Format {
-        if self == Format::Yaml { Format::Yaml } else { Format::Json }
+        if self == Format::Yaml {
+            Format::Yaml
+        } else {
+            Format::Json
+        }
     }
 }
 

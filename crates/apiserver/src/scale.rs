@@ -41,7 +41,13 @@ fn selector(info: &ResourceInfo, obj: &Value) -> String {
 pub fn scale_of(info: &ResourceInfo, obj: &Value) -> Value {
     let m = meta::metadata(obj).cloned().unwrap_or_default();
     let mut metadata = serde_json::Map::new();
-    for field in ["name", "namespace", "uid", "resourceVersion", "creationTimestamp"] {
+    for field in [
+        "name",
+        "namespace",
+        "uid",
+        "resourceVersion",
+        "creationTimestamp",
+    ] {
         if let Some(v) = m.get(field) {
             metadata.insert(field.into(), v.clone());
         }
@@ -74,7 +80,9 @@ fn scale_invalid(name: &str, replicas: i64) -> ApiError {
             "must be greater than or equal to 0",
         )],
     );
-    err.message = err.message.replacen("Deployment.apps", "Scale.autoscaling", 1);
+    err.message = err
+        .message
+        .replacen("Deployment.apps", "Scale.autoscaling", 1);
     err.group = Some("autoscaling".into());
     err.kind = Some("Scale".into());
     err
@@ -88,13 +96,21 @@ pub async fn serve(call: &Call<'_>, body: Bytes) -> Result<Response<Body>, ApiEr
     let name = call.path.name.as_deref().unwrap_or("");
     let current = store.get(info, namespace, name).await?;
     if call.verb == Verb::Get {
-        return Ok(response::object(StatusCode::OK, call.format, &scale_of(info, &current)));
+        return Ok(response::object(
+            StatusCode::OK,
+            call.format,
+            &scale_of(info, &current),
+        ));
     }
     let scale = scale_of(info, &current);
     let wanted = match call.verb {
         Verb::Update => decode_body(call.headers, &body)?,
         _ => {
-            let content_type = call.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+            let content_type = call
+                .headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
             let patch_doc = decode_body(call.headers, &body)?;
             match PatchType::from_content_type(content_type).map_err(|e| e.to_api_error())? {
                 PatchType::Json => patch::json::apply(&scale, &patch_doc),
@@ -118,7 +134,19 @@ pub async fn serve(call: &Call<'_>, body: Bytes) -> Result<Response<Body>, ApiEr
     }
     let opts = call.write_options()?;
     let written = store
-        .patch(info, namespace, name, PatchType::Merge, &change, None, &opts)
+        .patch(
+            info,
+            namespace,
+            name,
+            PatchType::Merge,
+            &change,
+            None,
+            &opts,
+        )
         .await?;
-    Ok(response::object(StatusCode::OK, call.format, &scale_of(info, &written.object)))
+    Ok(response::object(
+        StatusCode::OK,
+        call.format,
+        &scale_of(info, &written.object),
+    ))
 }

@@ -39,7 +39,10 @@ pub fn partial_metadata(obj: &Value) -> Value {
 }
 
 /// A PartialObjectMetadataList of objects.
-pub fn partial_metadata_list<'a>(objects: impl Iterator<Item = &'a Value>, list_meta: Value) -> Value {
+pub fn partial_metadata_list<'a>(
+    objects: impl Iterator<Item = &'a Value>,
+    list_meta: Value,
+) -> Value {
     json!({
         "kind": "PartialObjectMetadataList",
         "apiVersion": "meta.k8s.io/v1",

@@ -83,7 +83,12 @@ impl Encoder {
             Format::Json | Format::Yaml => frame(kind.as_str(), &event.object.json),
             Format::Table => {
                 let list_meta = json!({"resourceVersion": event.object.revision.to_string()});
-                let t = table::table(self.info, std::iter::once(&event.object.object), list_meta, self.include);
+                let t = table::table(
+                    self.info,
+                    std::iter::once(&event.object.object),
+                    list_meta,
+                    self.include,
+                );
                 frame(kind.as_str(), &serde_json::to_vec(&t).unwrap_or_default())
             }
             Format::Metadata => {
@@ -114,10 +119,13 @@ pub async fn serve(call: Call<'_>) -> Result<Response<Body>, ApiError> {
     let cache = call.server.store.cache().clone();
     let opts = {
         let q = call.query;
-        let labels = match q.get("labelSelector").filter(|s| !s.is_empty()) {
-            Some(s) => Some(labels::parse(s).map_err(|e| ApiError::bad_request(format!("unable to parse requirement: {e}")))?),
-            None => None,
-        };
+        let labels =
+            match q.get("labelSelector").filter(|s| !s.is_empty()) {
+                Some(s) => Some(labels::parse(s).map_err(|e| {
+                    ApiError::bad_request(format!("unable to parse requirement: {e}"))
+                })?),
+                None => None,
+            };
         let fields = match q.get("fieldSelector").filter(|s| !s.is_empty()) {
             Some(s) => Some(fields::parse(s).map_err(|e| ApiError::bad_request(e.to_string()))?),
             None => None,
@@ -142,7 +150,9 @@ pub async fn serve(call: Call<'_>) -> Result<Response<Body>, ApiError> {
         if rv.is_empty() {
             cache.sync().await?;
         } else if rv != "0" {
-            let n: i64 = rv.parse().map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv}")))?;
+            let n: i64 = rv
+                .parse()
+                .map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv}")))?;
             cache.wait_for(n).await?;
         }
         resource_cache.subscribe(None)
@@ -164,15 +174,33 @@ pub async fn serve(call: Call<'_>) -> Result<Response<Body>, ApiError> {
         let sub = match start {
             Ok(sub) => sub,
             Err(e) => {
-                let _ = tx.send(frame("ERROR", &serde_json::to_vec(&e.to_status()).unwrap_or_default())).await;
+                let _ = tx
+                    .send(frame(
+                        "ERROR",
+                        &serde_json::to_vec(&e.to_status()).unwrap_or_default(),
+                    ))
+                    .await;
                 return;
             }
         };
-        stream(sub, opts, encoder, tx, cache, bookmarks, send_initial_end, timeout).await;
+        stream(
+            sub,
+            opts,
+            encoder,
+            tx,
+            cache,
+            bookmarks,
+            send_initial_end,
+            timeout,
+        )
+        .await;
     });
     let mut resp = Response::new(response::streamed(rx));
     *resp.status_mut() = StatusCode::OK;
-    resp.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
     Ok(resp)
 }
 
@@ -192,10 +220,10 @@ async fn stream(
     let mut last = 0;
     for event in &backlog {
         last = last.max(event.object.revision);
-        if let Some(kind) = filter.view(event) {
-            if tx.send(encoder.event(kind, event, shared)).await.is_err() {
-                return;
-            }
+        if let Some(kind) = filter.view(event)
+            && tx.send(encoder.event(kind, event, shared)).await.is_err()
+        {
+            return;
         }
     }
     if initial_end {
@@ -218,11 +246,10 @@ async fn stream(
                 loop {
                     match live.try_recv() {
                         Ok(event) => {
-                            if let Some(kind) = filter.view(&event) {
-                                if tx.send(encoder.event(kind, &event, shared)).await.is_err() {
+                            if let Some(kind) = filter.view(&event)
+                                && tx.send(encoder.event(kind, &event, shared)).await.is_err() {
                                     return;
                                 }
-                            }
                         }
                         Err(tokio::sync::broadcast::error::TryRecvError::Empty) => break,
                         Err(_) => return,
@@ -237,11 +264,10 @@ async fn stream(
                     if event.object.revision <= last {
                         continue;
                     }
-                    if let Some(kind) = filter.view(&event) {
-                        if tx.send(encoder.event(kind, &event, shared)).await.is_err() {
+                    if let Some(kind) = filter.view(&event)
+                        && tx.send(encoder.event(kind, &event, shared)).await.is_err() {
                             return;
                         }
-                    }
                 }
                 // A watcher that fell behind is closed; the client resumes from its last
                 // resourceVersion.

@@ -67,8 +67,7 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
         "memory" => Arc::new(store::MemoryStore::new()),
         _ => {
             let dir = args.data_dir.join("server").join("db");
-            std::fs::create_dir_all(&dir)
-                .with_context(|| format!("creating {}", dir.display()))?;
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             Arc::new(
                 store::SqliteStore::open(&dir.join("state.db"))
                     .with_context(|| format!("opening the store in {}", dir.display()))?,
@@ -78,7 +77,9 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
     // Upstream compacts etcd every five minutes; keep a window of history for watches.
     store::compact::spawn_compactor(storage.clone(), std::time::Duration::from_secs(300), 10_000);
     if !args.disable_agent {
-        tracing::info!("the node agent is not part of this build yet; running the control plane only");
+        tracing::info!(
+            "the node agent is not part of this build yet; running the control plane only"
+        );
     }
     let running = apiserver::start(apiserver::Config {
         data_dir: args.data_dir,
@@ -94,7 +95,9 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
         startup_ms = started.elapsed().as_millis() as u64,
         "rudder server ready"
     );
-    tokio::signal::ctrl_c().await.context("waiting for ctrl-c")?;
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for ctrl-c")?;
     tracing::info!("shutting down");
     Ok(())
 }

@@ -4,7 +4,10 @@
 use std::path::{Path, PathBuf};
 
 fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -27,9 +30,17 @@ fn every_file_starts_with_a_summary() {
     rust_files(&workspace().join("crates"), &mut files);
     let missing: Vec<_> = files
         .iter()
-        .filter(|f| !std::fs::read_to_string(f).unwrap().trim_start().starts_with("//!"))
+        .filter(|f| {
+            !std::fs::read_to_string(f)
+                .unwrap()
+                .trim_start()
+                .starts_with("//!")
+        })
         .collect();
-    assert!(missing.is_empty(), "files without a `//!` summary line: {missing:#?}");
+    assert!(
+        missing.is_empty(),
+        "files without a `//!` summary line: {missing:#?}"
+    );
 }
 
 /// The internal crates each crate may depend on.
@@ -45,18 +56,29 @@ const ALLOWED: &[(&str, &[&str])] = &[
 #[test]
 fn crates_depend_in_the_allowed_direction() {
     let internal: Vec<&str> = ALLOWED.iter().map(|(c, _)| *c).collect();
-    for entry in std::fs::read_dir(workspace().join("crates")).unwrap().flatten() {
+    for entry in std::fs::read_dir(workspace().join("crates"))
+        .unwrap()
+        .flatten()
+    {
         let name = entry.file_name().to_string_lossy().into_owned();
         let manifest = std::fs::read_to_string(entry.path().join("Cargo.toml")).unwrap();
         let allowed = ALLOWED
             .iter()
             .find(|(c, _)| *c == name)
-            .unwrap_or_else(|| panic!("crate {name} is not listed in the tidy test's ALLOWED table"))
+            .unwrap_or_else(|| {
+                panic!("crate {name} is not listed in the tidy test's ALLOWED table")
+            })
             .1;
         for dep in &internal {
-            let uses = manifest.lines().any(|l| l.trim_start().starts_with(&format!("{dep}.workspace")) || l.trim_start().starts_with(&format!("{dep} =")));
+            let uses = manifest.lines().any(|l| {
+                l.trim_start().starts_with(&format!("{dep}.workspace"))
+                    || l.trim_start().starts_with(&format!("{dep} ="))
+            });
             if uses && *dep != name {
-                assert!(allowed.contains(dep), "crate {name} must not depend on {dep}");
+                assert!(
+                    allowed.contains(dep),
+                    "crate {name} must not depend on {dep}"
+                );
             }
         }
     }

@@ -92,9 +92,18 @@ impl Cluster {
             .arg("server")
             .arg("--data-dir")
             .arg(self.data_dir())
-            .args(["--bind-address", "127.0.0.1", "--port", &self.port.to_string(), "--disable-agent"])
+            .args([
+                "--bind-address",
+                "127.0.0.1",
+                "--port",
+                &self.port.to_string(),
+                "--disable-agent",
+            ])
             .args(&self.flags)
-            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -102,7 +111,11 @@ impl Cluster {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
                 bail!("rudder server exited with {status}: {}", self.log());
             }
             if self.kubeconfig().exists() && TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
@@ -248,7 +261,10 @@ impl Run {
     #[track_caller]
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(self.ok()).unwrap_or_else(|e| {
-            panic!("{}: stdout is not JSON ({e}): {}", self.command, self.stdout)
+            panic!(
+                "{}: stdout is not JSON ({e}): {}",
+                self.command, self.stdout
+            )
         })
     }
 }

@@ -38,47 +38,52 @@ const AGE: Column = col("Age", "string", 0);
 
 const NAMESPACE_COLUMNS: &[Column] = &[NAME, col("Status", "string", 0), AGE];
 const CONFIGMAP_COLUMNS: &[Column] = &[NAME, col("Data", "integer", 0), AGE];
-const SECRET_COLUMNS: &[Column] = &[NAME, col("Type", "string", 0), col("Data", "integer", 0), AGE];
+const SECRET_COLUMNS: &[Column] = &[
+    NAME,
+    col("Type", "string", 0),
+    col("Data", "integer", 0),
+    AGE,
+];
 const POD_COLUMNS: &[Column] = &[
-            NAME,
-            col("Ready", "string", 0),
-            col("Status", "string", 0),
-            col("Restarts", "string", 0),
-            AGE,
-            col("IP", "string", 1),
-            col("Node", "string", 1),
-            col("Nominated Node", "string", 1),
-            col("Readiness Gates", "string", 1),
-        ];
+    NAME,
+    col("Ready", "string", 0),
+    col("Status", "string", 0),
+    col("Restarts", "string", 0),
+    AGE,
+    col("IP", "string", 1),
+    col("Node", "string", 1),
+    col("Nominated Node", "string", 1),
+    col("Readiness Gates", "string", 1),
+];
 const SERVICE_COLUMNS: &[Column] = &[
-            NAME,
-            col("Type", "string", 0),
-            col("Cluster-IP", "string", 0),
-            col("External-IP", "string", 0),
-            col("Port(s)", "string", 0),
-            AGE,
-            col("Selector", "string", 1),
-        ];
+    NAME,
+    col("Type", "string", 0),
+    col("Cluster-IP", "string", 0),
+    col("External-IP", "string", 0),
+    col("Port(s)", "string", 0),
+    AGE,
+    col("Selector", "string", 1),
+];
 const DEPLOYMENT_COLUMNS: &[Column] = &[
-            NAME,
-            col("Ready", "string", 0),
-            col("Up-to-date", "string", 0),
-            col("Available", "string", 0),
-            AGE,
-            col("Containers", "string", 1),
-            col("Images", "string", 1),
-            col("Selector", "string", 1),
-        ];
+    NAME,
+    col("Ready", "string", 0),
+    col("Up-to-date", "string", 0),
+    col("Available", "string", 0),
+    AGE,
+    col("Containers", "string", 1),
+    col("Images", "string", 1),
+    col("Selector", "string", 1),
+];
 const REPLICASET_COLUMNS: &[Column] = &[
-            NAME,
-            col("Desired", "integer", 0),
-            col("Current", "integer", 0),
-            col("Ready", "integer", 0),
-            AGE,
-            col("Containers", "string", 1),
-            col("Images", "string", 1),
-            col("Selector", "string", 1),
-        ];
+    NAME,
+    col("Desired", "integer", 0),
+    col("Current", "integer", 0),
+    col("Ready", "integer", 0),
+    AGE,
+    col("Containers", "string", 1),
+    col("Images", "string", 1),
+    col("Selector", "string", 1),
+];
 const DEFAULT_COLUMNS: &[Column] = &[NAME, AGE];
 
 /// The columns of a kind (group `""` is core).
@@ -147,25 +152,50 @@ fn len(obj: &Value, pointer: &str) -> usize {
 }
 
 fn or_none(v: String) -> String {
-    if v.is_empty() { "<none>".to_string() } else { v }
+    if v.is_empty() {
+        "<none>".to_string()
+    } else {
+        v
+    }
 }
 
 fn containers(spec: &Value) -> (String, String) {
-    let list = spec.get("containers").and_then(Value::as_array).cloned().unwrap_or_default();
+    let list = spec
+        .get("containers")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let names: Vec<&str> = list.iter().map(|c| s(c, "/name")).collect();
     let images: Vec<&str> = list.iter().map(|c| s(c, "/image")).collect();
     (names.join(","), images.join(","))
 }
 
 fn selector(sel: Option<&Value>) -> String {
-    let Some(sel) = sel else { return "<none>".to_string() };
+    let Some(sel) = sel else {
+        return "<none>".to_string();
+    };
     let mut parts: Vec<String> = sel
         .get("matchLabels")
         .and_then(Value::as_object)
-        .map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect())
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                .collect()
+        })
         .unwrap_or_default();
-    for e in sel.get("matchExpressions").and_then(Value::as_array).into_iter().flatten() {
-        let values: Vec<&str> = e.get("values").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+    for e in sel
+        .get("matchExpressions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let values: Vec<&str> = e
+            .get("values")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
         let key = s(e, "/key");
         parts.push(match s(e, "/operator") {
             "In" => format!("{key} in ({})", values.join(",")),
@@ -185,10 +215,18 @@ fn pod_status(pod: &Value) -> String {
     if reason.is_empty() {
         reason = s(pod, "/status/phase").to_string();
     }
-    for c in pod.pointer("/status/containerStatuses").and_then(Value::as_array).into_iter().flatten() {
+    for c in pod
+        .pointer("/status/containerStatuses")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         if let Some(r) = c.pointer("/state/waiting/reason").and_then(Value::as_str) {
             reason = r.to_string();
-        } else if let Some(r) = c.pointer("/state/terminated/reason").and_then(Value::as_str) {
+        } else if let Some(r) = c
+            .pointer("/state/terminated/reason")
+            .and_then(Value::as_str)
+        {
             reason = r.to_string();
         }
     }
@@ -198,15 +236,30 @@ fn pod_status(pod: &Value) -> String {
 /// The cells of one row of a kind's table.
 pub fn cells(group: &str, kind: &str, obj: &Value, now: jiff::Timestamp) -> Vec<Value> {
     let name = json!(s(obj, "/metadata/name"));
-    let age = json!(age(obj.pointer("/metadata/creationTimestamp").and_then(Value::as_str), now));
+    let age = json!(age(
+        obj.pointer("/metadata/creationTimestamp")
+            .and_then(Value::as_str),
+        now
+    ));
     match (group, kind) {
         ("", "Namespace") => vec![name, json!(s(obj, "/status/phase")), age],
-        ("", "ConfigMap") => vec![name, json!(len(obj, "/data") + len(obj, "/binaryData")), age],
+        ("", "ConfigMap") => vec![
+            name,
+            json!(len(obj, "/data") + len(obj, "/binaryData")),
+            age,
+        ],
         ("", "Secret") => vec![name, json!(s(obj, "/type")), json!(len(obj, "/data")), age],
         ("", "Pod") => {
             let total = len(obj, "/spec/containers");
-            let statuses = obj.pointer("/status/containerStatuses").and_then(Value::as_array).cloned().unwrap_or_default();
-            let ready = statuses.iter().filter(|c| c.get("ready") == Some(&json!(true))).count();
+            let statuses = obj
+                .pointer("/status/containerStatuses")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let ready = statuses
+                .iter()
+                .filter(|c| c.get("ready") == Some(&json!(true)))
+                .count();
             let restarts: i64 = statuses.iter().map(|c| n(c, "/restartCount")).sum();
             vec![
                 name,
@@ -244,15 +297,30 @@ pub fn cells(group: &str, kind: &str, obj: &Value, now: jiff::Timestamp) -> Vec<
             let external = match type_ {
                 "ExternalName" => s(obj, "/spec/externalName").to_string(),
                 "LoadBalancer" => {
-                    let ips: Vec<&str> = obj.pointer("/status/loadBalancer/ingress").and_then(Value::as_array).into_iter().flatten().map(|i| s(i, "/ip")).collect();
-                    if ips.is_empty() { "<pending>".to_string() } else { ips.join(",") }
+                    let ips: Vec<&str> = obj
+                        .pointer("/status/loadBalancer/ingress")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .map(|i| s(i, "/ip"))
+                        .collect();
+                    if ips.is_empty() {
+                        "<pending>".to_string()
+                    } else {
+                        ips.join(",")
+                    }
                 }
                 _ => "<none>".to_string(),
             };
             let sel = obj
                 .pointer("/spec/selector")
                 .and_then(Value::as_object)
-                .map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect::<Vec<_>>().join(","))
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
                 .unwrap_or_default();
             vec![
                 name,
@@ -265,10 +333,15 @@ pub fn cells(group: &str, kind: &str, obj: &Value, now: jiff::Timestamp) -> Vec<
             ]
         }
         ("apps", "Deployment") => {
-            let (names, images) = containers(obj.pointer("/spec/template/spec").unwrap_or(&Value::Null));
+            let (names, images) =
+                containers(obj.pointer("/spec/template/spec").unwrap_or(&Value::Null));
             vec![
                 name,
-                json!(format!("{}/{}", n(obj, "/status/readyReplicas"), n(obj, "/spec/replicas"))),
+                json!(format!(
+                    "{}/{}",
+                    n(obj, "/status/readyReplicas"),
+                    n(obj, "/spec/replicas")
+                )),
                 json!(n(obj, "/status/updatedReplicas")),
                 json!(n(obj, "/status/availableReplicas")),
                 age,
@@ -278,7 +351,8 @@ pub fn cells(group: &str, kind: &str, obj: &Value, now: jiff::Timestamp) -> Vec<
             ]
         }
         ("apps", "ReplicaSet") => {
-            let (names, images) = containers(obj.pointer("/spec/template/spec").unwrap_or(&Value::Null));
+            let (names, images) =
+                containers(obj.pointer("/spec/template/spec").unwrap_or(&Value::Null));
             vec![
                 name,
                 json!(n(obj, "/spec/replicas")),

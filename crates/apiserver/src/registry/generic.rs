@@ -114,7 +114,10 @@ fn storage_error(info: &ResourceInfo, name: &str, e: store::Error) -> ApiError {
         store::Error::AlreadyExists(_) => ApiError::already_exists(info, name),
         store::Error::NotFound(_) => ApiError::not_found(info, name),
         store::Error::Conflict { .. } => ApiError::conflict(info, name, ApiError::MODIFIED),
-        store::Error::Compacted { requested, compacted } => ApiError::gone(format!(
+        store::Error::Compacted {
+            requested,
+            compacted,
+        } => ApiError::gone(format!(
             "too old resource version: {requested} ({compacted})"
         )),
         other => ApiError::internal(other),
@@ -376,7 +379,9 @@ impl GenericStore {
         if info.namespaced {
             let body_ns = meta::namespace(&obj);
             match namespace {
-                Some(ns) if body_ns.is_empty() || body_ns == ns => meta::set(&mut obj, "namespace", ns),
+                Some(ns) if body_ns.is_empty() || body_ns == ns => {
+                    meta::set(&mut obj, "namespace", ns)
+                }
                 Some(_) => {
                     return Err(ApiError::bad_request(
                         "the namespace of the provided object does not match the namespace sent on the request",
@@ -388,11 +393,16 @@ impl GenericStore {
             meta::remove(&mut obj, "namespace");
         }
         let strategy = strategy(info);
-        let generated = meta::name(&obj).is_empty() && !meta::str_field(&obj, "generateName").is_empty();
+        let generated =
+            meta::name(&obj).is_empty() && !meta::str_field(&obj, "generateName").is_empty();
         for attempt in 0..if generated { 8 } else { 1 } {
             let mut candidate = obj.clone();
             if generated {
-                let name = format!("{}{}", meta::str_field(&obj, "generateName"), random_suffix());
+                let name = format!(
+                    "{}{}",
+                    meta::str_field(&obj, "generateName"),
+                    random_suffix()
+                );
                 meta::set(&mut candidate, "name", name);
             }
             let name = meta::name(&candidate).to_string();
@@ -412,10 +422,10 @@ impl GenericStore {
             } else {
                 metadata.remove("generation");
             }
-            if info.has(Subresource::Status) {
-                if let Some(map) = candidate.as_object_mut() {
-                    map.remove("status");
-                }
+            if info.has(Subresource::Status)
+                && let Some(map) = candidate.as_object_mut()
+            {
+                map.remove("status");
             }
             let mut errors = meta_errors(strategy.names(), info, &candidate);
             errors.extend(strategy.admit_create(info, &mut candidate)?);
@@ -483,18 +493,26 @@ impl GenericStore {
         let pinned = meta::resource_version(&obj).to_string();
         let create_on_update = matches!(info.kind, "Endpoints" | "Lease") && sub.is_none();
         let mut written = self
-            .guaranteed_update(info, namespace, name, !pinned.is_empty(), opts, |current| {
-                let Some(current) = current else {
-                    if create_on_update {
-                        return Ok(Change::Create(obj.clone()));
+            .guaranteed_update(
+                info,
+                namespace,
+                name,
+                !pinned.is_empty(),
+                opts,
+                |current| {
+                    let Some(current) = current else {
+                        if create_on_update {
+                            return Ok(Change::Create(obj.clone()));
+                        }
+                        return Err(ApiError::not_found(info, name));
+                    };
+                    if !pinned.is_empty() && pinned != meta::resource_version(current) {
+                        return Err(ApiError::conflict(info, name, ApiError::MODIFIED));
                     }
-                    return Err(ApiError::not_found(info, name));
-                };
-                if !pinned.is_empty() && pinned != meta::resource_version(current) {
-                    return Err(ApiError::conflict(info, name, ApiError::MODIFIED));
-                }
-                Ok(Change::Update(obj.clone()))
-            }, sub)
+                    Ok(Change::Update(obj.clone()))
+                },
+                sub,
+            )
             .await?;
         written.warnings.extend(warnings);
         Ok(written)
@@ -538,40 +556,48 @@ impl GenericStore {
             },
         };
         let mut written = self
-            .guaranteed_update(info, namespace, name, pinned, opts, |current| {
-                let patched = match (patch_type, current) {
-                    (PatchType::Apply, None) => {
-                        let mut obj = patch::apply_with(None, body, &definition, &apply_opts)
-                            .map_err(|e| patch_error(info, name, e))?;
-                        let m = meta::metadata_mut(&mut obj);
-                        m.insert("name".into(), json!(name));
-                        if let Some(ns) = namespace.filter(|_| info.namespaced) {
-                            m.insert("namespace".into(), json!(ns));
+            .guaranteed_update(
+                info,
+                namespace,
+                name,
+                pinned,
+                opts,
+                |current| {
+                    let patched = match (patch_type, current) {
+                        (PatchType::Apply, None) => {
+                            let mut obj = patch::apply_with(None, body, &definition, &apply_opts)
+                                .map_err(|e| patch_error(info, name, e))?;
+                            let m = meta::metadata_mut(&mut obj);
+                            m.insert("name".into(), json!(name));
+                            if let Some(ns) = namespace.filter(|_| info.namespaced) {
+                                m.insert("namespace".into(), json!(ns));
+                            }
+                            return Ok(Change::ApplyCreate(obj));
                         }
-                        return Ok(Change::ApplyCreate(obj));
+                        (_, None) => return Err(ApiError::not_found(info, name)),
+                        (PatchType::Json, Some(cur)) => patch::json::apply(cur, body),
+                        (PatchType::Merge, Some(cur)) => patch::merge::apply(cur, body),
+                        (PatchType::Strategic, Some(cur)) => {
+                            patch::strategic_merge(cur, body, &definition)
+                        }
+                        (PatchType::Apply, Some(cur)) => {
+                            patch::apply_with(Some(cur), body, &definition, &apply_opts)
+                        }
                     }
-                    (_, None) => return Err(ApiError::not_found(info, name)),
-                    (PatchType::Json, Some(cur)) => patch::json::apply(cur, body),
-                    (PatchType::Merge, Some(cur)) => patch::merge::apply(cur, body),
-                    (PatchType::Strategic, Some(cur)) => {
-                        patch::strategic_merge(cur, body, &definition)
+                    .map_err(|e| patch_error(info, name, e))?;
+                    let current = current.expect("matched above");
+                    let rv = meta::resource_version(&patched);
+                    if !rv.is_empty() && rv != meta::resource_version(current) {
+                        return Err(ApiError::conflict(info, name, ApiError::MODIFIED));
                     }
-                    (PatchType::Apply, Some(cur)) => {
-                        patch::apply_with(Some(cur), body, &definition, &apply_opts)
-                    }
-                }
-                .map_err(|e| patch_error(info, name, e))?;
-                let current = current.expect("matched above");
-                let rv = meta::resource_version(&patched);
-                if !rv.is_empty() && rv != meta::resource_version(current) {
-                    return Err(ApiError::conflict(info, name, ApiError::MODIFIED));
-                }
-                Ok(if patch_type == PatchType::Apply {
-                    Change::Applied(patched)
-                } else {
-                    Change::Update(patched)
-                })
-            }, sub)
+                    Ok(if patch_type == PatchType::Apply {
+                        Change::Applied(patched)
+                    } else {
+                        Change::Update(patched)
+                    })
+                },
+                sub,
+            )
             .await?;
         written.warnings.extend(warnings);
         Ok(written)
@@ -579,6 +605,7 @@ impl GenericStore {
 
     /// Reads, changes and writes an object with compare-and-swap, retrying lost races unless
     /// the caller pinned a `resourceVersion`.
+    #[allow(clippy::too_many_arguments)]
     async fn guaranteed_update(
         &self,
         info: &'static ResourceInfo,
@@ -628,7 +655,9 @@ impl GenericStore {
                     match new.pointer("/spec/finalizers") {
                         Some(f) if !f.is_null() => merged["spec"]["finalizers"] = f.clone(),
                         _ => {
-                            if let Some(spec) = merged.get_mut("spec").and_then(Value::as_object_mut) {
+                            if let Some(spec) =
+                                merged.get_mut("spec").and_then(Value::as_object_mut)
+                            {
                                 spec.remove("finalizers");
                             }
                         }
@@ -664,10 +693,12 @@ impl GenericStore {
                     None => new_meta.remove(field),
                 };
             }
-            if new_meta.get("managedFields").is_none_or(|m| m.as_array().is_none_or(Vec::is_empty)) {
-                if let Some(m) = old_meta.get("managedFields") {
-                    new_meta.insert("managedFields".into(), m.clone());
-                }
+            if new_meta
+                .get("managedFields")
+                .is_none_or(|m| m.as_array().is_none_or(Vec::is_empty))
+                && let Some(m) = old_meta.get("managedFields")
+            {
+                new_meta.insert("managedFields".into(), m.clone());
             }
             new_meta.remove("resourceVersion");
             let mut errors = meta_errors(strategy.names(), info, &new);
@@ -681,14 +712,21 @@ impl GenericStore {
                 return Err(ApiError::invalid(info, name, &errors));
             }
             if strategy.tracks_generation() && spec_of(&new) != spec_of(old) {
-                let generation = old_meta.get("generation").and_then(Value::as_i64).unwrap_or(0);
+                let generation = old_meta
+                    .get("generation")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0);
                 meta::metadata_mut(&mut new).insert("generation".into(), json!(generation + 1));
             }
             let mut old_cmp = old.clone();
             meta::remove(&mut old_cmp, "resourceVersion");
             if new == old_cmp {
                 // Nothing changed: no write, the object keeps its resourceVersion.
-                return Ok(Written { object: old.clone(), warnings: Vec::new(), created: false });
+                return Ok(Written {
+                    object: old.clone(),
+                    warnings: Vec::new(),
+                    created: false,
+                });
             }
             if !applied {
                 new = patch::update_managed_fields(
@@ -701,21 +739,40 @@ impl GenericStore {
                 );
             }
             if opts.dry_run {
-                return Ok(Written { object: with_revision(new, kv.mod_revision), warnings: Vec::new(), created: false });
+                return Ok(Written {
+                    object: with_revision(new, kv.mod_revision),
+                    warnings: Vec::new(),
+                    created: false,
+                });
             }
             // Removing the last finalizer of an object being deleted deletes it.
-            if meta::is_deleting(&new) && meta::finalizers(&new).is_empty() && !namespace_finalizers_pending(info, &new) {
+            if meta::is_deleting(&new)
+                && meta::finalizers(&new).is_empty()
+                && !namespace_finalizers_pending(info, &new)
+            {
                 match self.storage.delete(&key, Some(kv.mod_revision)).await {
                     Ok(deleted) => {
-                        return Ok(Written { object: with_revision(new, deleted.mod_revision), warnings: Vec::new(), created: false });
+                        return Ok(Written {
+                            object: with_revision(new, deleted.mod_revision),
+                            warnings: Vec::new(),
+                            created: false,
+                        });
                     }
                     Err(store::Error::Conflict { .. }) if !pinned => continue,
                     Err(e) => return Err(storage_error(info, name, e)),
                 }
             }
-            match self.storage.update(&key, encode(&new)?, kv.mod_revision).await {
+            match self
+                .storage
+                .update(&key, encode(&new)?, kv.mod_revision)
+                .await
+            {
                 Ok(revision) => {
-                    return Ok(Written { object: with_revision(new, revision), warnings: Vec::new(), created: false });
+                    return Ok(Written {
+                        object: with_revision(new, revision),
+                        warnings: Vec::new(),
+                        created: false,
+                    });
                 }
                 Err(store::Error::Conflict { .. }) if !pinned => continue,
                 Err(e) => return Err(storage_error(info, name, e)),
@@ -742,24 +799,35 @@ impl GenericStore {
                 .map_err(|e| storage_error(info, name, e))?
                 .ok_or_else(|| ApiError::not_found(info, name))?;
             let current = decode_kv(&kv)?;
-            if let Some(uid) = &opts.uid {
-                if uid != meta::uid(&current) {
-                    return Err(ApiError::conflict(info, name, &format!(
+            if let Some(uid) = &opts.uid
+                && uid != meta::uid(&current)
+            {
+                return Err(ApiError::conflict(
+                    info,
+                    name,
+                    &format!(
                         "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
                         meta::uid(&current)
-                    )));
-                }
+                    ),
+                ));
             }
-            if let Some(rv) = &opts.resource_version {
-                if rv != meta::resource_version(&current) {
-                    return Err(ApiError::conflict(info, name, &format!(
+            if let Some(rv) = &opts.resource_version
+                && rv != meta::resource_version(&current)
+            {
+                return Err(ApiError::conflict(
+                    info,
+                    name,
+                    &format!(
                         "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
                         meta::resource_version(&current)
-                    )));
-                }
+                    ),
+                ));
             }
             let mut marked = current.clone();
-            let mut finalizers: Vec<String> = meta::finalizers(&current).iter().map(|s| s.to_string()).collect();
+            let mut finalizers: Vec<String> = meta::finalizers(&current)
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
             match opts.propagation.as_deref() {
                 Some("Orphan") => push_unique(&mut finalizers, "orphan"),
                 Some("Foreground") => push_unique(&mut finalizers, "foregroundDeletion"),
@@ -777,7 +845,10 @@ impl GenericStore {
                     Err(e) => return Err(storage_error(info, name, e)),
                 }
             }
-            if meta::is_deleting(&current) && grace.is_none() && meta::finalizers(&current).len() == finalizers.len() {
+            if meta::is_deleting(&current)
+                && grace.is_none()
+                && meta::finalizers(&current).len() == finalizers.len()
+            {
                 // Already being deleted; nothing new to record.
                 return Ok((current, false));
             }
@@ -790,7 +861,11 @@ impl GenericStore {
                 let seconds = grace.unwrap_or(0);
                 let stamp = jiff::Timestamp::now()
                     .checked_add(jiff::SignedDuration::from_secs(seconds))
-                    .map(|t| jiff::Timestamp::from_second(t.as_second()).map(|t| t.to_string()).unwrap_or(now.clone()))
+                    .map(|t| {
+                        jiff::Timestamp::from_second(t.as_second())
+                            .map(|t| t.to_string())
+                            .unwrap_or(now.clone())
+                    })
                     .unwrap_or(now);
                 if !m.contains_key("deletionTimestamp") || grace.is_some() {
                     m.insert("deletionTimestamp".into(), json!(stamp));
@@ -804,7 +879,11 @@ impl GenericStore {
             if opts.dry_run {
                 return Ok((marked, false));
             }
-            match self.storage.update(&key, encode(&marked)?, kv.mod_revision).await {
+            match self
+                .storage
+                .update(&key, encode(&marked)?, kv.mod_revision)
+                .await
+            {
                 Ok(revision) => return Ok((with_revision(marked, revision), false)),
                 Err(store::Error::Conflict { .. }) => continue,
                 Err(e) => return Err(storage_error(info, name, e)),
@@ -821,7 +900,9 @@ impl GenericStore {
         list: &ListOptions,
         opts: &DeleteOptions,
     ) -> Result<Vec<Value>, ApiError> {
-        let page = self.list(info, namespace, list, strategy(info).fields()).await?;
+        let page = self
+            .list(info, namespace, list, strategy(info).fields())
+            .await?;
         let mut deleted = Vec::new();
         for entry in page.items {
             let ns = Some(entry.namespace.as_str()).filter(|n| !n.is_empty());
@@ -869,8 +950,14 @@ fn graceful_period(info: &ResourceInfo, obj: &Value, requested: Option<i64>) -> 
     if info.kind != "Pod" || !info.group.is_empty() {
         return None;
     }
-    let bound = obj.pointer("/spec/nodeName").and_then(Value::as_str).is_some_and(|n| !n.is_empty());
-    let phase = obj.pointer("/status/phase").and_then(Value::as_str).unwrap_or("");
+    let bound = obj
+        .pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .is_some_and(|n| !n.is_empty());
+    let phase = obj
+        .pointer("/status/phase")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     if !bound || phase == "Succeeded" || phase == "Failed" {
         return None;
     }
@@ -907,14 +994,24 @@ fn page_key(e: &Arc<Entry>) -> String {
 /// Encodes a `continue` token: the last key of the page and the list's revision.
 fn encode_continue(last: &str, revision: i64) -> String {
     use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-    URL_SAFE_NO_PAD.encode(json!({"v": "meta.k8s.io/v1", "rv": revision, "start": last}).to_string())
+    URL_SAFE_NO_PAD
+        .encode(json!({"v": "meta.k8s.io/v1", "rv": revision, "start": last}).to_string())
 }
 
 /// Decodes a `continue` token into the key to start after.
 pub fn decode_continue(token: &str) -> Result<String, ApiError> {
     use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-    let bad = || ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
-    let bytes = URL_SAFE_NO_PAD.decode(token.trim_end_matches('=')).map_err(|_| bad())?;
+    let bad = || {
+        ApiError::bad_request(
+            "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
+        )
+    };
+    let bytes = URL_SAFE_NO_PAD
+        .decode(token.trim_end_matches('='))
+        .map_err(|_| bad())?;
     let v: Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
-    v.get("start").and_then(Value::as_str).map(str::to_string).ok_or_else(bad)
+    v.get("start")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(bad)
 }

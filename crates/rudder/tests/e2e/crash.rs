@@ -19,7 +19,14 @@ fn acknowledged_writes_survive_kill_9() {
             scope.spawn(move || {
                 for i in 0..200 {
                     let name = format!("w-{client}-{i}");
-                    let run = c_ref.kubectl(&["create", "configmap", &name, "-n", "crash", "--from-literal=i=1"]);
+                    let run = c_ref.kubectl(&[
+                        "create",
+                        "configmap",
+                        &name,
+                        "-n",
+                        "crash",
+                        "--from-literal=i=1",
+                    ]);
                     if !run.success {
                         return;
                     }
@@ -30,14 +37,23 @@ fn acknowledged_writes_survive_kill_9() {
         std::thread::sleep(Duration::from_secs(3));
         // SIGKILL while the clients are still writing.
         let pid = c_ref.pid().expect("server is running");
-        let status = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
+        let status = std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .unwrap();
         assert!(status.success());
     });
     let acked = acknowledged.lock().unwrap().clone();
     assert!(!acked.is_empty());
     c.restart().unwrap();
-    let stored = c.kubectl(&["get", "configmaps", "-n", "crash", "-o", "name"]).ok().to_string();
+    let stored = c
+        .kubectl(&["get", "configmaps", "-n", "crash", "-o", "name"])
+        .ok()
+        .to_string();
     for name in &acked {
-        assert!(stored.contains(&format!("configmap/{name}\n")), "acknowledged {name} is missing after restart");
+        assert!(
+            stored.contains(&format!("configmap/{name}\n")),
+            "acknowledged {name} is missing after restart"
+        );
     }
 }

@@ -29,7 +29,11 @@ impl Strategy for SecretStrategy {
     fn validate(&self, secret: &Secret) -> ErrorList {
         let mut errors = Vec::new();
         if let Some(data) = &secret.data {
-            let total = validate_keys("data", data.iter().map(|(k, v)| (k, v.0.len())), &mut errors);
+            let total = validate_keys(
+                "data",
+                data.iter().map(|(k, v)| (k, v.0.len())),
+                &mut errors,
+            );
             if total > MAX_DATA_SIZE {
                 errors.push(FieldError::too_long(&Path::new("data"), MAX_DATA_SIZE));
             }
