@@ -8,6 +8,7 @@ pub mod fields;
 pub mod labels;
 pub mod meta;
 pub mod patch;
+pub mod protobuf;
 pub mod resources;
 pub mod schema;
 pub mod status;

@@ -206,6 +206,8 @@ pub fn decode_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiError>
         | "" => serde_json::from_slice(body).map_err(|e| {
             ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))
         }),
+        "application/vnd.kubernetes.protobuf" => apimachinery::protobuf::decode(body)
+            .map_err(|e| ApiError::bad_request(format!("decoding the protobuf body: {e}"))),
         other => Err(ApiError::unsupported_media_type(other)),
     }
 }
