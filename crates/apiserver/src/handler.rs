@@ -212,7 +212,11 @@ fn non_resource(server: &Server, path: &str, req: &Request<Incoming>) -> Respons
                 .get(http::header::ACCEPT)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("");
-            let protobuf = accept.contains("protobuf") && !accept.contains("json");
+            // kubectl asks for protobuf first; plain JSON clients get JSON.
+            let protobuf = accept
+                .split(',')
+                .next()
+                .is_some_and(|a| a.contains("protobuf"));
             match openapi::v2(protobuf) {
                 Some((bytes, content_type)) => response::bytes(StatusCode::OK, content_type, bytes),
                 None => response::error(&ApiError::not_acceptable(accept)),

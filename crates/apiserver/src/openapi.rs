@@ -1,8 +1,10 @@
 //! OpenAPI v3 documents generated from the resource registry and the schemas of the types:
 //! what `kubectl explain` reads and where kubectl looks for server-side field validation.
 //!
-//! Each group-version document is built once, on first request, and served as shared bytes.
-//! OpenAPI v2 is not served (kubectl asks for it in protobuf and falls back without it).
+//! Each document is built once, on first request, and served as shared bytes. OpenAPI v2 is
+//! served with the definitions only, in JSON or in the protobuf encoding of gnostic's
+//! `openapi.v2.Document` that kubectl asks for (`kubectl explain` before 1.30 and client-side
+//! validation read it).
 
 use std::{
     collections::{BTreeMap, BTreeSet, HashMap},
@@ -19,9 +21,163 @@ use serde_json::{Map, Value, json};
 
 const V3_PREFIX: &str = "#/components/schemas/";
 
-/// `GET /openapi/v2`: not served; clients fall back to OpenAPI v3.
-pub fn v2(_protobuf: bool) -> Option<(Bytes, &'static str)> {
-    None
+/// `GET /openapi/v2`: the Swagger 2.0 document with every definition, as JSON or protobuf.
+pub fn v2(protobuf: bool) -> Option<(Bytes, &'static str)> {
+    static JSON: OnceLock<Bytes> = OnceLock::new();
+    static PROTOBUF: OnceLock<Bytes> = OnceLock::new();
+    let doc = || {
+        json!({
+            "swagger": "2.0",
+            "info": {"title": "Kubernetes", "version": format!("v1.{}.0", crate::discovery::KUBE_MINOR)},
+            "paths": {},
+            "definitions": schema::definitions(),
+        })
+    };
+    Some(if protobuf {
+        let bytes = PROTOBUF.get_or_init(|| Bytes::from(proto::document(&doc())));
+        (bytes.clone(), "application/octet-stream")
+    } else {
+        let bytes =
+            JSON.get_or_init(|| Bytes::from(serde_json::to_vec(&doc()).unwrap_or_default()));
+        (bytes.clone(), "application/json")
+    })
+}
+
+/// The protobuf encoding of gnostic's OpenAPI v2 messages, for the parts rudder publishes.
+mod proto {
+    use serde_json::Value;
+
+    /// A protobuf message being written.
+    #[derive(Default)]
+    struct Message(Vec<u8>);
+
+    impl Message {
+        fn varint(&mut self, mut v: u64) {
+            loop {
+                let b = (v & 0x7f) as u8;
+                v >>= 7;
+                if v == 0 {
+                    self.0.push(b);
+                    return;
+                }
+                self.0.push(b | 0x80);
+            }
+        }
+
+        fn bytes(&mut self, tag: u32, b: &[u8]) {
+            self.varint(u64::from(tag << 3 | 2));
+            self.varint(b.len() as u64);
+            self.0.extend_from_slice(b);
+        }
+
+        fn string(&mut self, tag: u32, s: &str) {
+            if !s.is_empty() {
+                self.bytes(tag, s.as_bytes());
+            }
+        }
+
+        fn message(&mut self, tag: u32, m: Message) {
+            self.bytes(tag, &m.0);
+        }
+
+        fn int(&mut self, tag: u32, v: u64) {
+            self.varint(u64::from(tag << 3));
+            self.varint(v);
+        }
+    }
+
+    /// `NamedAny { name, value: Any { yaml } }` for a vendor extension (JSON is valid YAML).
+    fn named_any(name: &str, value: &Value) -> Message {
+        let mut any = Message::default();
+        any.string(2, &value.to_string());
+        let mut named = Message::default();
+        named.string(1, name);
+        named.message(2, any);
+        named
+    }
+
+    /// A `Schema` message from a JSON schema.
+    fn schema(v: &Value) -> Message {
+        let mut m = Message::default();
+        let Some(o) = v.as_object() else { return m };
+        let s = |k: &str| o.get(k).and_then(Value::as_str).unwrap_or("");
+        m.string(1, s("$ref"));
+        m.string(2, s("format"));
+        m.string(4, s("description"));
+        for r in o
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            m.string(19, r.as_str().unwrap_or(""));
+        }
+        if let Some(extra) = o.get("additionalProperties") {
+            let mut item = Message::default();
+            match extra {
+                Value::Bool(b) => item.int(2, u64::from(*b)),
+                other => item.message(1, schema(other)),
+            }
+            m.message(21, item);
+        }
+        if let Some(t) = o.get("type") {
+            let mut item = Message::default();
+            match t {
+                Value::Array(types) => types
+                    .iter()
+                    .for_each(|t| item.string(1, t.as_str().unwrap_or(""))),
+                t => item.string(1, t.as_str().unwrap_or("")),
+            }
+            m.message(22, item);
+        }
+        if let Some(items) = o.get("items") {
+            let mut item = Message::default();
+            item.message(1, schema(items));
+            m.message(23, item);
+        }
+        for all in o
+            .get("allOf")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            m.message(24, schema(all));
+        }
+        if let Some(props) = o.get("properties").and_then(Value::as_object) {
+            let mut properties = Message::default();
+            for (name, p) in props {
+                let mut named = Message::default();
+                named.string(1, name);
+                named.message(2, schema(p));
+                properties.message(1, named);
+            }
+            m.message(25, properties);
+        }
+        for (k, v) in o.iter().filter(|(k, _)| k.starts_with("x-")) {
+            m.message(31, named_any(k, v));
+        }
+        m
+    }
+
+    /// The `Document` message of a Swagger 2.0 document (info and definitions).
+    pub(super) fn document(doc: &Value) -> Vec<u8> {
+        let mut m = Message::default();
+        m.string(1, doc["swagger"].as_str().unwrap_or("2.0"));
+        let mut info = Message::default();
+        info.string(1, doc["info"]["title"].as_str().unwrap_or(""));
+        info.string(2, doc["info"]["version"].as_str().unwrap_or(""));
+        m.message(2, info);
+        m.message(8, Message::default());
+        let mut definitions = Message::default();
+        for (name, def) in doc["definitions"].as_object().into_iter().flatten() {
+            let mut named = Message::default();
+            named.string(1, name);
+            named.message(2, schema(def));
+            definitions.message(1, named);
+        }
+        m.message(9, definitions);
+        m.0
+    }
 }
 
 /// The URL path of a group version in the v3 index: `api/v1`, `apis/apps/v1`.

@@ -63,10 +63,7 @@ fn bad_input_gets_upstream_errors() {
         .kubectl(&["create", "configmap", "dup"])
         .fails()
         .to_string();
-    assert!(
-        err.contains("Error from server (AlreadyExists): configmaps \"dup\" already exists"),
-        "{err}"
-    );
+    assert!(err.contains("configmaps \"dup\" already exists"), "{err}");
 
     // An update from a stale resourceVersion conflicts.
     let stale = c
