@@ -85,7 +85,7 @@ for top in ("api", "apimachinery"):
             else:
                 rust_kind = {
                     "string": "Kind::String", "bool": "Kind::Bool", "int32": "Kind::Int32",
-                    "int64": "Kind::Int64", "bytes": "Kind::Bytes", "double": "Kind::Double",
+                    "int64": "Kind::Int64", "bytes": "Kind::Bytes",
                 }[kind]
             messages[current].append((tag, name, rust_kind, repeated))
 

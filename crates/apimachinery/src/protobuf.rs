@@ -23,7 +23,6 @@ enum Kind {
     Bool,
     Int32,
     Int64,
-    Double,
     Bytes,
     Message(&'static str),
     StringMap,
@@ -269,9 +268,6 @@ fn message(name: &str, bytes: &[u8]) -> Result<Value> {
             (Kind::Bool, 0) => vec![json!(v != 0)],
             (Kind::Int32, 0) => vec![json!(v as i32)],
             (Kind::Int64, 0) => vec![json!(v as i64)],
-            (Kind::Double, 1) => vec![json!(f64::from_le_bytes(
-                raw.try_into().map_err(|_| wrong())?
-            ))],
             (Kind::Bool | Kind::Int32 | Kind::Int64, 2) => {
                 let mut packed = Reader { bytes: raw };
                 let mut vals = Vec::new();

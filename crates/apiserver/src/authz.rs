@@ -6,7 +6,6 @@ use http::Method;
 use k8s_openapi::api::rbac::v1::{
     ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, Subject,
 };
-use serde_json::Value;
 
 use crate::{
     Server,
@@ -76,7 +75,6 @@ fn url_rule_allows(rule: &PolicyRule, verb: &str, url: &str) -> bool {
 /// The rules that apply to `user` in `namespace` (cluster-wide bindings always apply).
 fn rules_for(server: &Server, user: &User, namespace: Option<&str>) -> Vec<PolicyRule> {
     let cache = server.store.cache();
-    let decode = |v: &Value| v.clone();
     let find =
         |group: &str, plural: &str| resources::find(group, "v1", plural).expect("rbac is served");
     let cluster_roles = cache.resource(find("rbac.authorization.k8s.io", "clusterroles"));
@@ -85,12 +83,12 @@ fn rules_for(server: &Server, user: &User, namespace: Option<&str>) -> Vec<Polic
         match kind {
             "ClusterRole" => cluster_roles
                 .get(None, name)
-                .and_then(|e| serde_json::from_value::<ClusterRole>(decode(&e.object)).ok())
+                .and_then(|e| serde_json::from_value::<ClusterRole>(e.object()).ok())
                 .and_then(|r| r.rules)
                 .unwrap_or_default(),
             "Role" => roles
                 .get(Some(ns), name)
-                .and_then(|e| serde_json::from_value::<Role>(decode(&e.object)).ok())
+                .and_then(|e| serde_json::from_value::<Role>(e.object()).ok())
                 .and_then(|r| r.rules)
                 .unwrap_or_default(),
             _ => Vec::new(),
@@ -101,7 +99,7 @@ fn rules_for(server: &Server, user: &User, namespace: Option<&str>) -> Vec<Polic
         .resource(find("rbac.authorization.k8s.io", "clusterrolebindings"))
         .snapshot(None, 0);
     for entry in crbs.objects {
-        let Ok(binding) = serde_json::from_value::<ClusterRoleBinding>(entry.object.clone()) else {
+        let Ok(binding) = serde_json::from_value::<ClusterRoleBinding>(entry.object()) else {
             continue;
         };
         if binding
@@ -122,7 +120,7 @@ fn rules_for(server: &Server, user: &User, namespace: Option<&str>) -> Vec<Polic
             .resource(find("rbac.authorization.k8s.io", "rolebindings"))
             .snapshot(Some(ns), 0);
         for entry in rbs.objects {
-            let Ok(binding) = serde_json::from_value::<RoleBinding>(entry.object.clone()) else {
+            let Ok(binding) = serde_json::from_value::<RoleBinding>(entry.object()) else {
                 continue;
             };
             if binding

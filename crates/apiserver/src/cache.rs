@@ -38,9 +38,12 @@ pub struct Entry {
     pub name: String,
     /// The revision of its last write (its `resourceVersion`).
     pub revision: Revision,
-    /// The object with `metadata.resourceVersion` set.
-    pub object: Value,
-    /// `object` encoded as JSON.
+    /// `metadata.deletionTimestamp` is set.
+    pub deleting: bool,
+    /// `metadata.labels`, kept decoded for label selectors.
+    pub labels: Option<Value>,
+    /// The object with `metadata.resourceVersion` set, encoded as JSON. Only the bytes are
+    /// kept: a decoded tree costs several times their size, and most reads just copy them out.
     pub json: Bytes,
 }
 
@@ -54,9 +57,15 @@ impl Entry {
             namespace: meta::namespace(&object).to_string(),
             name: meta::name(&object).to_string(),
             revision: kv.mod_revision,
-            object,
+            deleting: meta::is_deleting(&object),
+            labels: meta::labels(&object).cloned(),
             json,
         })
+    }
+
+    /// Decodes the object (a fresh tree on every call).
+    pub fn object(&self) -> Value {
+        serde_json::from_slice(&self.json).unwrap_or(Value::Null)
     }
 }
 

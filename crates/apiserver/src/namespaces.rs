@@ -7,7 +7,6 @@
 use std::{sync::Arc, time::Duration};
 
 use apimachinery::{
-    meta,
     resources::{self, Subresource},
     status::ApiError,
 };
@@ -33,7 +32,7 @@ pub async fn run(store: Arc<GenericStore>) {
             .snapshot(None, 0)
             .objects
             .iter()
-            .filter(|e| meta::is_deleting(&e.object))
+            .filter(|e| e.deleting)
             .map(|e| e.name.clone())
             .collect();
         let mut pending = false;
@@ -62,7 +61,7 @@ async fn finalize(store: &GenericStore, ns: &str) -> Result<bool, ApiError> {
         let snapshot = store.cache().resource(info).snapshot(Some(ns), 0);
         for entry in snapshot.objects {
             remaining += 1;
-            if meta::is_deleting(&entry.object) {
+            if entry.deleting {
                 continue;
             }
             let opts = DeleteOptions {

@@ -619,3 +619,42 @@ mod tests {
         assert!(doc["components"]["schemas"]["io.k8s.api.core.v1.Container"].is_object());
     }
 }
+
+#[cfg(test)]
+mod scratch_dump {
+    #[test]
+    fn dump() {
+        let d = apimachinery::schema::definitions();
+        let names: Vec<_> = d.keys().collect();
+        eprintln!(
+            "{} {:?}",
+            names.len(),
+            names
+                .iter()
+                .filter(|n| n.contains("meta")
+                    || n.contains("runtime")
+                    || n.contains("intstr")
+                    || n.contains("resource."))
+                .collect::<Vec<_>>()
+        );
+        for n in [
+            "io.k8s.apimachinery.pkg.runtime.RawExtension",
+            "io.k8s.apimachinery.pkg.apis.meta.v1.FieldsV1",
+            "io.k8s.apimachinery.pkg.apis.meta.v1.MicroTime",
+            "io.k8s.apimachinery.pkg.api.resource.Quantity",
+        ] {
+            eprintln!(
+                "{n}: {}",
+                serde_json::to_string(&d.get(n))
+                    .unwrap()
+                    .chars()
+                    .take(300)
+                    .collect::<String>()
+            );
+        }
+        for (n, v) in d.iter().filter(|(n, _)| n.contains("Watch")) {
+            eprintln!("{n}: {v}");
+        }
+        std::fs::write("/tmp/oa/defs.json", serde_json::to_vec_pretty(d).unwrap()).unwrap();
+    }
+}

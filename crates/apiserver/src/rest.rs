@@ -336,7 +336,8 @@ pub async fn serve(call: Call<'_>, body: Bytes) -> Result<Response<Body>, ApiErr
                     if let Some(token) = &page.continue_token {
                         list_meta["continue"] = json!(token);
                     }
-                    let objects = page.items.iter().map(|e| &e.object);
+                    let decoded: Vec<Value> = page.items.iter().map(|e| e.object()).collect();
+                    let objects = decoded.iter();
                     let v = if call.format == Format::Table {
                         table::table(
                             info,

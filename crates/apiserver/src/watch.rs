@@ -3,14 +3,14 @@
 
 use std::{sync::Arc, time::Duration};
 
-use apimachinery::{fields, labels, meta, status::ApiError};
+use apimachinery::{fields, labels, status::ApiError};
 use bytes::Bytes;
 use http::{Response, StatusCode, header};
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::sync::{broadcast::error::RecvError, mpsc};
 
 use crate::{
-    cache::{CacheEvent, EventType, Subscription, frame},
+    cache::{CacheEvent, Entry, EventType, Subscription, frame},
     response::{self, Body, Format},
     rest::Call,
     table::{self, IncludeObject},
@@ -30,17 +30,19 @@ struct Filter {
 }
 
 impl Filter {
-    fn matches(&self, obj: &Value, namespace: &str, name: &str) -> bool {
-        self.namespace.as_deref().is_none_or(|ns| ns == namespace)
-            && self.name.as_deref().is_none_or(|n| n == name)
+    fn matches(&self, entry: &Entry) -> bool {
+        self.namespace
+            .as_deref()
+            .is_none_or(|ns| ns == entry.namespace)
+            && self.name.as_deref().is_none_or(|n| n == entry.name)
             && self
                 .labels
                 .as_ref()
-                .is_none_or(|s| s.matches_json(meta::labels(obj)))
-            && self
-                .fields
-                .as_ref()
-                .is_none_or(|s| s.matches(|f| fields::json_field(obj, f)))
+                .is_none_or(|s| s.matches_json(entry.labels.as_ref()))
+            && self.fields.as_ref().is_none_or(|s| {
+                let obj = entry.object();
+                s.matches(|f| fields::json_field(&obj, f))
+            })
     }
 
     fn is_trivial(&self) -> bool {
@@ -50,12 +52,8 @@ impl Filter {
     /// The event this watcher sees, if any: an object that starts or stops matching shows as
     /// added or deleted.
     fn view(&self, event: &CacheEvent) -> Option<EventType> {
-        let o = &event.object;
-        let now = self.matches(&o.object, &o.namespace, &o.name);
-        let before = event
-            .prev
-            .as_ref()
-            .is_some_and(|p| self.matches(&p.object, &p.namespace, &p.name));
+        let now = self.matches(&event.object);
+        let before = event.prev.as_ref().is_some_and(|p| self.matches(p));
         match event.kind {
             EventType::Added => now.then_some(EventType::Added),
             EventType::Deleted => (now || before).then_some(EventType::Deleted),
@@ -85,14 +83,14 @@ impl Encoder {
                 let list_meta = json!({"resourceVersion": event.object.revision.to_string()});
                 let t = table::table(
                     self.info,
-                    std::iter::once(&event.object.object),
+                    std::iter::once(&event.object.object()),
                     list_meta,
                     self.include,
                 );
                 frame(kind.as_str(), &serde_json::to_vec(&t).unwrap_or_default())
             }
             Format::Metadata => {
-                let m = table::partial_metadata(&event.object.object);
+                let m = table::partial_metadata(&event.object.object());
                 frame(kind.as_str(), &serde_json::to_vec(&m).unwrap_or_default())
             }
         }

@@ -536,8 +536,9 @@ fn configure_writer(conn: &Connection) -> Result<()> {
     }
     conn.pragma_update(None, "synchronous", "FULL")
         .map_err(db)?;
-    conn.pragma_update(None, "cache_size", -32_000)
-        .map_err(db)?;
+    // Page caches are per connection; the OS page cache holds the rest. Small caches keep the
+    // server's memory flat as the data grows.
+    conn.pragma_update(None, "cache_size", -8_000).map_err(db)?;
     Ok(())
 }
 
@@ -575,8 +576,7 @@ impl Readers {
         let conn = Connection::open(&self.path).map_err(db)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(db)?;
         conn.pragma_update(None, "query_only", true).map_err(db)?;
-        conn.pragma_update(None, "cache_size", -16_000)
-            .map_err(db)?;
+        conn.pragma_update(None, "cache_size", -2_000).map_err(db)?;
         Ok(conn)
     }
 }

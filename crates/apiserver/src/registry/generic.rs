@@ -126,7 +126,7 @@ fn storage_error(info: &ResourceInfo, name: &str, e: store::Error) -> ApiError {
 
 fn decode_kv(kv: &KeyValue) -> Result<Value, ApiError> {
     Entry::decode(kv)
-        .map(|e| e.object)
+        .map(|e| e.object())
         .ok_or_else(|| ApiError::internal(format!("object at {} does not decode", kv.key)))
 }
 
@@ -287,11 +287,11 @@ impl GenericStore {
         let matches = |e: &Arc<Entry>| {
             opts.labels
                 .as_ref()
-                .is_none_or(|s| s.matches_json(meta::labels(&e.object)))
-                && opts
-                    .fields
-                    .as_ref()
-                    .is_none_or(|s| s.matches(|f| fields::json_field(&e.object, f)))
+                .is_none_or(|s| s.matches_json(e.labels.as_ref()))
+                && opts.fields.as_ref().is_none_or(|s| {
+                    let obj = e.object();
+                    s.matches(|f| fields::json_field(&obj, f))
+                })
         };
         let start = |e: &Arc<Entry>| match &opts.continue_after {
             Some(after) => page_key(e) > *after,
@@ -334,7 +334,7 @@ impl GenericStore {
         };
         let ns_info = resources::find("", "v1", "namespaces").expect("namespaces are served");
         let current = match self.cache.resource(ns_info).get(None, ns) {
-            Some(entry) => entry.object.clone(),
+            Some(entry) => entry.object(),
             None => match self.get(ns_info, None, ns).await {
                 Ok(obj) => obj,
                 Err(e) if e.code == 404 => return Err(ApiError::not_found(ns_info, ns)),
