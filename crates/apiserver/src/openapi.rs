@@ -1,197 +1,474 @@
-//! OpenAPI v3 documents generated from the resource registry and the schemas of the types:
-//! what `kubectl explain` reads and where kubectl looks for server-side field validation.
+//! The OpenAPI documents the server publishes: Swagger 2.0 at `/openapi/v2` (JSON, or the
+//! protobuf encoding of gnostic's `openapi.v2.Document`) and OpenAPI 3.0 per group version at
+//! `/openapi/v3/<api/v1 | apis/<group>/<version>>`, with an index at `/openapi/v3`. Schemas
+//! come from [`apimachinery::schema`], paths and operations from the resource registry
+//! (`paths`), shaped the way upstream's kube-openapi shapes them.
 //!
-//! Each document is built once, on first request, and served as shared bytes. OpenAPI v2 is
-//! served with the definitions only, in JSON or in the protobuf encoding of gnostic's
-//! `openapi.v2.Document` that kubectl asks for (`kubectl explain` before 1.30 and client-side
-//! validation read it).
+//! What kubectl 1.27–1.33 reads:
+//!
+//! - Server-side field validation: before a create, replace, apply or edit, kubectl asks whether
+//!   the kind supports the `fieldValidation` query parameter (cli-runtime's
+//!   `QueryParamVerifierV3`). It fetches the kind's group-version document and looks, among the
+//!   PATCH operations of all paths, for the first one whose `x-kubernetes-group-version-kind`
+//!   (an object) is the kind, then for a parameter named `fieldValidation` among that
+//!   operation's own parameters. Every PATCH operation carries it, since Go's map order decides
+//!   which one is "first". A group version not in the index counts as a custom resource's:
+//!   kubectl lists CRDs and, for one, asks the same about core/v1 `Namespace`. Any other failure
+//!   (no document, or no PATCH path for the kind) falls back to the v2 `QueryParamVerifier` (see
+//!   `V2_PATHS`). Unsupported means client-side validation against the v2 definitions.
+//! - `kubectl explain` (plaintext, 1.27+) reads the v3 document: the group-version-kind of the
+//!   resource's list or item path, then the schema in `components.schemas` whose
+//!   `x-kubernetes-group-version-kind` contains it. Field descriptions show only when a `$ref`
+//!   is wrapped in `allOf` (as upstream does), since siblings of a `$ref` are ignored in 3.0.
+//! - Patch metadata: `apply` and `diff` compute strategic merge patches from
+//!   `x-kubernetes-patch-strategy` and `x-kubernetes-patch-merge-key`, from the v3 document
+//!   (1.29+, following `allOf[0]`/`$ref`) or from the v2 protobuf (1.27, 1.28).
+//! - kubectl 1.27 and 1.28 fetch `/openapi/v2` as protobuf on every create, apply, replace,
+//!   edit and diff, and fail the command if it cannot be decoded: client-go's
+//!   `OpenAPISchema()` has no JSON fallback. `--output=plaintext-openapiv2` explain reads it too.
+//!
+//! Each document is built once, on first request, and served as shared bytes after.
+
+mod paths;
+mod proto;
+mod sha512;
+#[cfg(test)]
+mod tests;
 
 use std::{
     collections::{BTreeMap, BTreeSet, HashMap},
-    hash::{Hash, Hasher},
     sync::OnceLock,
 };
 
-use apimachinery::{
-    resources::{self, ResourceInfo, Subresource},
-    schema,
-};
+use apimachinery::{resources, schema};
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
-const V3_PREFIX: &str = "#/components/schemas/";
+use paths::{Body, Operation, Param, Route};
 
-/// `GET /openapi/v2`: the Swagger 2.0 document with every definition, as JSON or protobuf.
-pub fn v2(protobuf: bool) -> Option<(Bytes, &'static str)> {
-    static JSON: OnceLock<Bytes> = OnceLock::new();
-    static PROTOBUF: OnceLock<Bytes> = OnceLock::new();
-    let doc = || {
-        json!({
-            "swagger": "2.0",
-            "info": {"title": "Kubernetes", "version": format!("v1.{}.0", crate::discovery::KUBE_MINOR)},
-            "paths": {},
-            "definitions": schema::definitions(),
-        })
+/// Where `$ref`s point in OpenAPI v3 documents.
+const V3_PREFIX: &str = "#/components/schemas/";
+/// Where `$ref`s point in OpenAPI v2 documents.
+const V2_PREFIX: &str = "#/definitions/";
+
+/// The media type of the protobuf answer to `/openapi/v2`, as upstream sends it.
+pub const V2_PROTOBUF: &str = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
+
+fn info() -> Value {
+    json!({"title": "Kubernetes", "version": format!("v1.{}.0", crate::discovery::KUBE_MINOR)})
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schemas.
+
+/// A definition as published: upstream's shapes for the types whose Go schema is special.
+fn definition(name: &str, v3: bool) -> Option<Value> {
+    let def = schema::definition(name)?;
+    let description = def.get("description").cloned().unwrap_or(Value::Null);
+    // IntOrString and Quantity: a string in v2, `oneOf` in v3 (kube-openapi's
+    // `OpenAPIV3OneOfTypes`), which is also what makes `kubectl explain` print their names.
+    let special = match name {
+        "io.k8s.apimachinery.pkg.util.intstr.IntOrString" if v3 => Some(json!({
+            "format": "int-or-string",
+            "oneOf": [{"type": "integer"}, {"type": "string"}],
+        })),
+        "io.k8s.apimachinery.pkg.util.intstr.IntOrString" => {
+            Some(json!({"format": "int-or-string", "type": "string"}))
+        }
+        "io.k8s.apimachinery.pkg.api.resource.Quantity" if v3 => {
+            Some(json!({"oneOf": [{"type": "string"}, {"type": "number"}]}))
+        }
+        "io.k8s.apimachinery.pkg.api.resource.Quantity" => Some(json!({"type": "string"})),
+        _ => None,
     };
-    Some(if protobuf {
-        let bytes = PROTOBUF.get_or_init(|| Bytes::from(proto::document(&doc())));
-        (bytes.clone(), "application/octet-stream")
+    let mut out = match special {
+        Some(mut s) => {
+            if !description.is_null() {
+                s["description"] = description;
+            }
+            s
+        }
+        None => def.clone(),
+    };
+    if v3 {
+        to_v3(&mut out);
     } else {
-        let bytes =
-            JSON.get_or_init(|| Bytes::from(serde_json::to_vec(&doc()).unwrap_or_default()));
-        (bytes.clone(), "application/json")
+        retarget_refs(&mut out, V2_PREFIX);
+    }
+    Some(out)
+}
+
+/// The name a `$ref` points at, whatever its prefix.
+fn ref_name(r: &str) -> &str {
+    r.rsplit('/').next().unwrap_or(r)
+}
+
+/// Points every `$ref` below `v` at `prefix`.
+fn retarget_refs(v: &mut Value, prefix: &str) {
+    match v {
+        Value::Object(o) => {
+            for (k, v) in o.iter_mut() {
+                match (k.as_str(), v) {
+                    ("$ref", Value::String(r)) => *r = format!("{prefix}{}", ref_name(r)),
+                    (_, v) => retarget_refs(v, prefix),
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|v| retarget_refs(v, prefix)),
+        _ => {}
+    }
+}
+
+/// Rewrites a v2-style schema the way kube-openapi publishes it in v3: `$ref`s below
+/// `#/components/schemas/`, and a `$ref` with siblings (a description, patch extensions)
+/// wrapped as `allOf: [{$ref}]` next to them.
+fn to_v3(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            if let Some(Value::String(r)) = o.get("$ref") {
+                let target = format!("{V3_PREFIX}{}", ref_name(r));
+                if o.len() == 1 {
+                    o.insert("$ref".into(), Value::String(target));
+                    return;
+                }
+                o.remove("$ref");
+                o.insert("allOf".into(), json!([{"$ref": target}]));
+            }
+            // Entries of a fresh `allOf` come out as they are; anything else may be a schema.
+            o.values_mut().for_each(to_v3);
+        }
+        Value::Array(a) => a.iter_mut().for_each(to_v3),
+        _ => {}
+    }
+}
+
+/// Definition names `v` refers to.
+fn refs_of(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(o) => {
+            for (k, v) in o {
+                match (k.as_str(), v) {
+                    ("$ref", Value::String(r)) => out.push(ref_name(r).to_string()),
+                    _ => refs_of(v, out),
+                }
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|v| refs_of(v, out)),
+        _ => {}
+    }
+}
+
+/// Every definition reachable from `roots`, as published in v3.
+fn reachable_v3(roots: Vec<String>) -> BTreeMap<String, Value> {
+    let mut seen = BTreeSet::new();
+    let mut queue = roots;
+    let mut out = BTreeMap::new();
+    while let Some(name) = queue.pop() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        let Some(def) = definition(&name, true) else {
+            continue;
+        };
+        refs_of(&def, &mut queue);
+        out.insert(name, def);
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering.
+
+fn gvk_json((group, version, kind): paths::Gvk) -> Value {
+    json!({"group": group, "kind": kind, "version": version})
+}
+
+fn body_schema(body: &Body, prefix: &str) -> Value {
+    match body {
+        Body::Ref(name) => json!({"$ref": format!("{prefix}{name}")}),
+        Body::Text => json!({"type": "string"}),
+    }
+}
+
+fn body_refs(route: &Route, out: &mut Vec<String>) {
+    for op in &route.operations {
+        let bodies = op
+            .request
+            .iter()
+            .map(|(b, _, _)| b)
+            .chain(op.responses.iter().filter_map(|r| r.body.as_ref()));
+        for body in bodies {
+            if let Body::Ref(name) = body {
+                out.push(name.clone());
+            }
+        }
+    }
+}
+
+fn v3_param(p: &Param) -> Value {
+    let mut out = json!({
+        "description": p.description,
+        "in": p.location.as_str(),
+        "name": p.name,
+    });
+    if p.required {
+        out["required"] = json!(true);
+    }
+    out["schema"] = json!({"type": p.ty, "uniqueItems": true});
+    out
+}
+
+fn v2_param(p: &Param) -> Value {
+    let mut out = json!({
+        "description": p.description,
+        "in": p.location.as_str(),
+        "name": p.name,
+    });
+    if p.required {
+        out["required"] = json!(true);
+    }
+    out["type"] = json!(p.ty);
+    out["uniqueItems"] = json!(true);
+    out
+}
+
+fn extensions(op: &Operation, out: &mut Value) {
+    if let Some(action) = op.action {
+        out["x-kubernetes-action"] = json!(action);
+    }
+    if let Some(gvk) = op.gvk {
+        out["x-kubernetes-group-version-kind"] = gvk_json(gvk);
+    }
+}
+
+fn v3_operation(op: &Operation) -> Value {
+    let mut out = json!({"description": op.description, "operationId": op.id});
+    if !op.params.is_empty() {
+        out["parameters"] = op.params.iter().map(v3_param).collect();
+    }
+    if let Some((body, types, required)) = &op.request {
+        let schema = body_schema(body, V3_PREFIX);
+        let content: Map<String, Value> = types
+            .iter()
+            .map(|t| (t.to_string(), json!({"schema": schema})))
+            .collect();
+        out["requestBody"] = json!({"content": content});
+        if *required {
+            out["requestBody"]["required"] = json!(true);
+        }
+    }
+    let mut responses = Map::new();
+    for r in &op.responses {
+        let mut response = Map::new();
+        if let Some(body) = &r.body {
+            let schema = body_schema(body, V3_PREFIX);
+            let content: Map<String, Value> = op
+                .produces
+                .iter()
+                .map(|t| (t.to_string(), json!({"schema": schema})))
+                .collect();
+            response.insert("content".into(), Value::Object(content));
+        }
+        response.insert("description".into(), json!(r.description));
+        responses.insert(r.code.to_string(), Value::Object(response));
+    }
+    out["responses"] = Value::Object(responses);
+    out["tags"] = json!([op.tag]);
+    extensions(op, &mut out);
+    out
+}
+
+fn v2_operation(op: &Operation) -> Value {
+    let mut out = json!({});
+    if let Some((_, types, _)) = &op.request {
+        out["consumes"] = json!(types);
+    }
+    out["description"] = json!(op.description);
+    out["operationId"] = json!(op.id);
+    let mut params: Vec<Value> = Vec::new();
+    if let Some((body, _, required)) = &op.request {
+        let mut p = json!({"in": "body", "name": "body", "schema": body_schema(body, V2_PREFIX)});
+        if *required {
+            p["required"] = json!(true);
+        }
+        params.push(p);
+    }
+    params.extend(op.params.iter().map(v2_param));
+    if !params.is_empty() {
+        out["parameters"] = Value::Array(params);
+    }
+    out["produces"] = json!(op.produces);
+    let mut responses = Map::new();
+    for r in &op.responses {
+        let mut response = json!({"description": r.description});
+        if let Some(body) = &r.body {
+            response["schema"] = body_schema(body, V2_PREFIX);
+        }
+        responses.insert(r.code.to_string(), response);
+    }
+    out["responses"] = Value::Object(responses);
+    out["schemes"] = json!(["https"]);
+    out["tags"] = json!([op.tag]);
+    extensions(op, &mut out);
+    out
+}
+
+fn path_item(route: &Route, v3: bool) -> Value {
+    let mut item = Map::new();
+    for op in &route.operations {
+        let rendered = if v3 {
+            v3_operation(op)
+        } else {
+            v2_operation(op)
+        };
+        item.insert(op.method.to_string(), rendered);
+    }
+    if !route.params.is_empty() {
+        let params = route
+            .params
+            .iter()
+            .map(|p| if v3 { v3_param(p) } else { v2_param(p) })
+            .collect();
+        item.insert("parameters".into(), Value::Array(params));
+    }
+    // Upstream's key order: methods and `parameters` alphabetically.
+    item.sort_keys();
+    Value::Object(item)
+}
+
+/// The OpenAPI 3.0 document of one group version.
+fn group_version_document(group: &str, version: &str) -> Value {
+    let routes = paths::routes(group, version);
+    let mut roots = vec![paths::STATUS.to_string(), paths::DELETE_OPTIONS.to_string()];
+    for info in resources::all()
+        .iter()
+        .filter(|r| r.group == group && r.version == version)
+    {
+        roots.push(info.definition.clone());
+        roots.push(format!("{}List", info.definition));
+    }
+    let mut paths = Map::new();
+    for route in &routes {
+        body_refs(route, &mut roots);
+        paths.insert(route.path.clone(), path_item(route, true));
+    }
+    json!({
+        "openapi": "3.0.0",
+        "info": info(),
+        "paths": paths,
+        "components": {
+            "schemas": reachable_v3(roots),
+            "securitySchemes": {
+                "BearerToken": {
+                    "description": "Bearer Token authentication",
+                    "in": "header",
+                    "name": "authorization",
+                    "type": "apiKey",
+                },
+            },
+        },
+        "security": [{"BearerToken": []}],
     })
 }
 
-/// The protobuf encoding of gnostic's OpenAPI v2 messages, for the parts rudder publishes.
-mod proto {
-    use serde_json::Value;
+/// Whether `/openapi/v2` lists paths, or only definitions.
+///
+/// With paths, kubectl's v2 `QueryParamVerifier` (the fallback when the v3 lookup fails, which
+/// it does for a kind the group version does not have) sees that core/v1 `Namespace` supports
+/// `fieldValidation` and then lists `apiextensions.k8s.io/v1` `customresourcedefinitions` to
+/// tell whether the kind is a custom resource; as long as the server does not serve that API,
+/// the 404 turns `kubectl apply` of a misspelled kind into "failed to check CRD" instead of
+/// "no matches for kind". Without paths the fallback answers "unsupported" and kubectl
+/// validates client-side against the v2 definitions (and still sends `fieldValidation`).
+/// Turn on once the CRD API is served; the paths are built and tested either way.
+const V2_PATHS: bool = false;
 
-    /// A protobuf message being written.
-    #[derive(Default)]
-    struct Message(Vec<u8>);
-
-    impl Message {
-        fn varint(&mut self, mut v: u64) {
-            loop {
-                let b = (v & 0x7f) as u8;
-                v >>= 7;
-                if v == 0 {
-                    self.0.push(b);
-                    return;
-                }
-                self.0.push(b | 0x80);
-            }
-        }
-
-        fn bytes(&mut self, tag: u32, b: &[u8]) {
-            self.varint(u64::from(tag << 3 | 2));
-            self.varint(b.len() as u64);
-            self.0.extend_from_slice(b);
-        }
-
-        fn string(&mut self, tag: u32, s: &str) {
-            if !s.is_empty() {
-                self.bytes(tag, s.as_bytes());
-            }
-        }
-
-        fn message(&mut self, tag: u32, m: Message) {
-            self.bytes(tag, &m.0);
-        }
-
-        fn int(&mut self, tag: u32, v: u64) {
-            self.varint(u64::from(tag << 3));
-            self.varint(v);
+/// The Swagger 2.0 document: every definition and, `with_paths`, every group version's paths.
+fn swagger_document(with_paths: bool) -> Value {
+    let mut paths = Map::new();
+    for (group, version) in resources::group_versions()
+        .into_iter()
+        .filter(|_| with_paths)
+    {
+        for route in paths::routes(group, version) {
+            paths.insert(route.path.clone(), path_item(&route, false));
         }
     }
+    paths.sort_keys();
+    let definitions: Map<String, Value> = schema::definitions()
+        .keys()
+        .filter_map(|name| Some((name.clone(), definition(name, false)?)))
+        .collect();
+    json!({
+        "swagger": "2.0",
+        "info": info(),
+        "paths": paths,
+        "definitions": definitions,
+        "securityDefinitions": {
+            "BearerToken": {
+                "description": "Bearer Token authentication",
+                "in": "header",
+                "name": "authorization",
+                "type": "apiKey",
+            },
+        },
+        "security": [{"BearerToken": []}],
+    })
+}
 
-    /// `NamedAny { name, value: Any { yaml } }` for a vendor extension (JSON is valid YAML).
-    fn named_any(name: &str, value: &Value) -> Message {
-        let mut any = Message::default();
-        any.string(2, &value.to_string());
-        let mut named = Message::default();
-        named.string(1, name);
-        named.message(2, any);
-        named
-    }
+// ---------------------------------------------------------------------------------------------
+// Serving.
 
-    /// A `Schema` message from a JSON schema.
-    fn schema(v: &Value) -> Message {
-        let mut m = Message::default();
-        let Some(o) = v.as_object() else { return m };
-        let s = |k: &str| o.get(k).and_then(Value::as_str).unwrap_or("");
-        m.string(1, s("$ref"));
-        m.string(2, s("format"));
-        m.string(4, s("description"));
-        for r in o
-            .get("required")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            m.string(19, r.as_str().unwrap_or(""));
+/// Sorts the keys of every object below `v`, as Go's JSON encoding of upstream's maps does.
+fn sort_keys(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            o.sort_keys();
+            o.values_mut().for_each(sort_keys);
         }
-        if let Some(extra) = o.get("additionalProperties") {
-            let mut item = Message::default();
-            match extra {
-                Value::Bool(b) => item.int(2, u64::from(*b)),
-                other => item.message(1, schema(other)),
-            }
-            m.message(21, item);
-        }
-        if let Some(t) = o.get("type") {
-            let mut item = Message::default();
-            match t {
-                Value::Array(types) => types
-                    .iter()
-                    .for_each(|t| item.string(1, t.as_str().unwrap_or(""))),
-                t => item.string(1, t.as_str().unwrap_or("")),
-            }
-            m.message(22, item);
-        }
-        if let Some(items) = o.get("items") {
-            let mut item = Message::default();
-            item.message(1, schema(items));
-            m.message(23, item);
-        }
-        for all in o
-            .get("allOf")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            m.message(24, schema(all));
-        }
-        if let Some(props) = o.get("properties").and_then(Value::as_object) {
-            let mut properties = Message::default();
-            for (name, p) in props {
-                let mut named = Message::default();
-                named.string(1, name);
-                named.message(2, schema(p));
-                properties.message(1, named);
-            }
-            m.message(25, properties);
-        }
-        for (k, v) in o.iter().filter(|(k, _)| k.starts_with("x-")) {
-            m.message(31, named_any(k, v));
-        }
-        m
-    }
-
-    /// The `Document` message of a Swagger 2.0 document (info and definitions).
-    pub(super) fn document(doc: &Value) -> Vec<u8> {
-        let mut m = Message::default();
-        m.string(1, doc["swagger"].as_str().unwrap_or("2.0"));
-        let mut info = Message::default();
-        info.string(1, doc["info"]["title"].as_str().unwrap_or(""));
-        info.string(2, doc["info"]["version"].as_str().unwrap_or(""));
-        m.message(2, info);
-        m.message(8, Message::default());
-        let mut definitions = Message::default();
-        for (name, def) in doc["definitions"].as_object().into_iter().flatten() {
-            let mut named = Message::default();
-            named.string(1, name);
-            named.message(2, schema(def));
-            definitions.message(1, named);
-        }
-        m.message(9, definitions);
-        m.0
+        Value::Array(a) => a.iter_mut().for_each(sort_keys),
+        _ => {}
     }
 }
 
-/// The URL path of a group version in the v3 index: `api/v1`, `apis/apps/v1`.
-fn gv_path(group: &str, version: &str) -> String {
-    if group.is_empty() {
-        format!("api/{version}")
+fn encode(v: &Value) -> Bytes {
+    Bytes::from(serde_json::to_vec(v).unwrap_or_default())
+}
+
+/// `GET /openapi/v2`: the Swagger 2.0 document, as JSON or (`protobuf`) as gnostic's
+/// `openapi.v2.Document`; with the content type to answer with.
+pub fn v2(protobuf: bool) -> Option<(Bytes, &'static str)> {
+    static JSON: OnceLock<Bytes> = OnceLock::new();
+    static PROTOBUF: OnceLock<Bytes> = OnceLock::new();
+    // The document is built again for the second encoding rather than kept as a `Value`,
+    // which would take several times the memory of both encodings.
+    let doc = || {
+        let mut doc = swagger_document(V2_PATHS);
+        sort_keys(&mut doc);
+        doc
+    };
+    Some(if protobuf {
+        let bytes = PROTOBUF.get_or_init(|| Bytes::from(proto::document(&doc())));
+        (bytes.clone(), V2_PROTOBUF)
     } else {
-        format!("apis/{group}/{version}")
-    }
+        (
+            JSON.get_or_init(|| encode(&doc())).clone(),
+            "application/json",
+        )
+    })
+}
+
+/// The URL path of a group version in the v3 index: `api/v1`, `apis/apps/v1`.
+fn index_path(group: &str, version: &str) -> String {
+    paths::gv_prefix(group, version)
+        .trim_start_matches('/')
+        .to_string()
 }
 
 struct Documents {
     index: Bytes,
-    docs: HashMap<String, Bytes>,
+    /// Per index path: the document and its hash.
+    docs: HashMap<String, (Bytes, String)>,
 }
 
 fn documents() -> &'static Documents {
@@ -200,461 +477,47 @@ fn documents() -> &'static Documents {
         let mut docs = HashMap::new();
         let mut paths = Map::new();
         for (group, version) in resources::group_versions() {
-            let path = gv_path(group, version);
-            let doc = Bytes::from(serde_json::to_vec(&group_version(group, version)).unwrap_or_default());
-            let mut hasher = std::collections::hash_map::DefaultHasher::new();
-            doc.hash(&mut hasher);
+            let path = index_path(group, version);
+            let mut doc = group_version_document(group, version);
+            sort_keys(&mut doc);
+            let doc = encode(&doc);
+            let hash = sha512::hex_upper(&doc);
             paths.insert(
                 path.clone(),
-                json!({"serverRelativeURL": format!("/openapi/v3/{path}?hash={:016X}", hasher.finish())}),
+                json!({"serverRelativeURL": format!("/openapi/v3/{path}?hash={hash}")}),
             );
-            docs.insert(path, doc);
+            docs.insert(path, (doc, hash));
         }
-        let index = Bytes::from(serde_json::to_vec(&json!({"paths": paths})).unwrap_or_default());
-        Documents { index, docs }
+        paths.sort_keys();
+        Documents {
+            index: encode(&json!({"paths": paths})),
+            docs,
+        }
     })
 }
 
-/// `GET /openapi/v3`: the index of group-version documents.
+/// `GET /openapi/v3`: the index, `{"paths": {"api/v1": {"serverRelativeURL":
+/// "/openapi/v3/api/v1?hash=<SHA-512>"}, …}}`.
 pub fn v3_index() -> Bytes {
     documents().index.clone()
 }
 
-/// `GET /openapi/v3/<path>`: one group-version document.
+/// `GET /openapi/v3/<path>` (`api/v1`, `apis/apps/v1`): one group version's OpenAPI 3.0
+/// document as JSON; `None` for a group version the server does not serve.
 pub fn v3(path: &str) -> Option<Bytes> {
-    documents().docs.get(path.trim_matches('/')).cloned()
+    documents()
+        .docs
+        .get(path.trim_matches('/'))
+        .map(|(doc, _)| doc.clone())
 }
 
-fn gvk(info: &ResourceInfo) -> Value {
-    json!({"group": info.group, "version": info.version, "kind": info.kind})
-}
-
-fn query(name: &str, description: &str, kind: &str) -> Value {
-    json!({"name": name, "in": "query", "description": description, "schema": {"type": kind, "uniqueItems": true}})
-}
-
-fn body_ref(definition: &str) -> Value {
-    json!({"$ref": format!("{V3_PREFIX}{definition}")})
-}
-
-fn content(schema: Value, types: &[&str]) -> Value {
-    let mut map = Map::new();
-    for t in types {
-        map.insert(t.to_string(), json!({"schema": schema}));
-    }
-    Value::Object(map)
-}
-
-fn operation(
-    info: &ResourceInfo,
-    id: &str,
-    action: &str,
-    params: Vec<Value>,
-    body: Option<(Value, &[&str])>,
-    response: Value,
-) -> Value {
-    let mut op = json!({
-        "operationId": id,
-        "tags": [info.api_version()],
-        "parameters": params,
-        "responses": {"200": {"description": "OK", "content": content(response, &["application/json", "application/yaml"])}},
-        "x-kubernetes-action": action,
-        "x-kubernetes-group-version-kind": gvk(info),
-    });
-    if let Some((schema, types)) = body {
-        op["requestBody"] = json!({"content": content(schema, types), "required": true});
-    }
-    op
-}
-
-fn camel(group: &str, version: &str) -> String {
-    let mut out = String::new();
-    let group = if group.is_empty() {
-        "core"
-    } else {
-        group.split('.').next().unwrap_or(group)
-    };
-    for part in [group, version] {
-        let mut chars = part.chars();
-        if let Some(first) = chars.next() {
-            out.extend(first.to_uppercase());
-            out.push_str(chars.as_str());
-        }
-    }
-    out
-}
-
-fn paths_of(info: &ResourceInfo, paths: &mut Map<String, Value>) {
-    let base = format!("/{}", gv_path(info.group, info.version));
-    let gv = camel(info.group, info.version);
-    let ns = if info.namespaced { "Namespaced" } else { "" };
-    let kind = info.kind;
-    let write_params = || {
-        vec![
-            query(
-                "dryRun",
-                "When present, indicates that modifications should not be persisted.",
-                "string",
-            ),
-            query(
-                "fieldManager",
-                "fieldManager is a name associated with the actor or entity that is making these changes.",
-                "string",
-            ),
-            query(
-                "fieldValidation",
-                "fieldValidation instructs the server on how to handle objects in the request (POST/PUT/PATCH) containing unknown or duplicate fields. Valid values are: Ignore, Warn, Strict.",
-                "string",
-            ),
-        ]
-    };
-    let list_params = || {
-        vec![
-            query(
-                "labelSelector",
-                "A selector to restrict the list of returned objects by their labels.",
-                "string",
-            ),
-            query(
-                "fieldSelector",
-                "A selector to restrict the list of returned objects by their fields.",
-                "string",
-            ),
-            query(
-                "limit",
-                "limit is a maximum number of responses to return for a list call.",
-                "integer",
-            ),
-            query(
-                "continue",
-                "The continue option should be set when retrieving more results from the server.",
-                "string",
-            ),
-            query(
-                "resourceVersion",
-                "resourceVersion sets a constraint on what resource versions a request may be served from.",
-                "string",
-            ),
-            query(
-                "watch",
-                "Watch for changes to the described resources.",
-                "boolean",
-            ),
-        ]
-    };
-    let object = body_ref(&info.definition);
-    let list = body_ref(&format!("{}List", info.definition));
-    let collection = if info.namespaced {
-        format!("{base}/namespaces/{{namespace}}/{}", info.plural)
-    } else {
-        format!("{base}/{}", info.plural)
-    };
-    let mut coll = Map::new();
-    coll.insert(
-        "get".into(),
-        operation(
-            info,
-            &format!("list{gv}{ns}{kind}"),
-            "list",
-            list_params(),
-            None,
-            list.clone(),
-        ),
-    );
-    coll.insert(
-        "post".into(),
-        operation(
-            info,
-            &format!("create{gv}{ns}{kind}"),
-            "post",
-            write_params(),
-            Some((object.clone(), &["*/*"])),
-            object.clone(),
-        ),
-    );
-    coll.insert(
-        "delete".into(),
-        operation(
-            info,
-            &format!("deletecollection{gv}{ns}{kind}"),
-            "deletecollection",
-            list_params(),
-            None,
-            body_ref("io.k8s.apimachinery.pkg.apis.meta.v1.Status"),
-        ),
-    );
-    paths.insert(collection.clone(), Value::Object(coll));
-    let mut patch_params = write_params();
-    patch_params.push(query(
-        "force",
-        "Force is going to \"force\" Apply requests.",
-        "boolean",
-    ));
-    let patch_types: &[&str] = &[
-        "application/json-patch+json",
-        "application/merge-patch+json",
-        "application/strategic-merge-patch+json",
-        "application/apply-patch+yaml",
-    ];
-    let mut item = Map::new();
-    item.insert(
-        "get".into(),
-        operation(
-            info,
-            &format!("read{gv}{ns}{kind}"),
-            "get",
-            vec![],
-            None,
-            object.clone(),
-        ),
-    );
-    item.insert(
-        "put".into(),
-        operation(
-            info,
-            &format!("replace{gv}{ns}{kind}"),
-            "put",
-            write_params(),
-            Some((object.clone(), &["*/*"])),
-            object.clone(),
-        ),
-    );
-    item.insert(
-        "patch".into(),
-        operation(
-            info,
-            &format!("patch{gv}{ns}{kind}"),
-            "patch",
-            patch_params.clone(),
-            Some((
-                body_ref("io.k8s.apimachinery.pkg.apis.meta.v1.Patch"),
-                patch_types,
-            )),
-            object.clone(),
-        ),
-    );
-    item.insert(
-        "delete".into(),
-        operation(
-            info,
-            &format!("delete{gv}{ns}{kind}"),
-            "delete",
-            vec![
-                query(
-                    "gracePeriodSeconds",
-                    "The duration in seconds before the object should be deleted.",
-                    "integer",
-                ),
-                query(
-                    "propagationPolicy",
-                    "Whether and how garbage collection will be performed.",
-                    "string",
-                ),
-            ],
-            None,
-            body_ref("io.k8s.apimachinery.pkg.apis.meta.v1.Status"),
-        ),
-    );
-    paths.insert(format!("{collection}/{{name}}"), Value::Object(item));
-    for sub in info.subresources {
-        if !matches!(sub, Subresource::Status | Subresource::Scale) {
-            continue;
-        }
-        let response = match sub {
-            Subresource::Scale => body_ref("io.k8s.api.autoscaling.v1.Scale"),
-            _ => object.clone(),
-        };
-        let suffix = match sub {
-            Subresource::Scale => "Scale",
-            _ => "Status",
-        };
-        let mut s = Map::new();
-        s.insert(
-            "get".into(),
-            operation(
-                info,
-                &format!("read{gv}{ns}{kind}{suffix}"),
-                "get",
-                vec![],
-                None,
-                response.clone(),
-            ),
-        );
-        s.insert(
-            "put".into(),
-            operation(
-                info,
-                &format!("replace{gv}{ns}{kind}{suffix}"),
-                "put",
-                write_params(),
-                Some((response.clone(), &["*/*"])),
-                response.clone(),
-            ),
-        );
-        s.insert(
-            "patch".into(),
-            operation(
-                info,
-                &format!("patch{gv}{ns}{kind}{suffix}"),
-                "patch",
-                patch_params.clone(),
-                Some((
-                    body_ref("io.k8s.apimachinery.pkg.apis.meta.v1.Patch"),
-                    patch_types,
-                )),
-                response,
-            ),
-        );
-        paths.insert(
-            format!("{collection}/{{name}}/{}", sub.name()),
-            Value::Object(s),
-        );
-    }
-    if info.namespaced {
-        let mut all = Map::new();
-        all.insert(
-            "get".into(),
-            operation(
-                info,
-                &format!("list{gv}{kind}ForAllNamespaces"),
-                "list",
-                list_params(),
-                None,
-                list,
-            ),
-        );
-        paths.insert(format!("{base}/{}", info.plural), Value::Object(all));
-    }
-}
-
-/// Every definition reachable from `roots`, with v3 `$ref`s.
-fn reachable(roots: impl Iterator<Item = String>) -> BTreeMap<String, Value> {
-    fn refs(v: &Value, out: &mut Vec<String>) {
-        match v {
-            Value::Object(o) => {
-                for (k, v) in o {
-                    match (k.as_str(), v) {
-                        ("$ref", Value::String(r)) => {
-                            if let Some(name) = r.rsplit('/').next() {
-                                out.push(name.to_string());
-                            }
-                        }
-                        _ => refs(v, out),
-                    }
-                }
-            }
-            Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
-            _ => {}
-        }
-    }
-    let mut seen = BTreeSet::new();
-    let mut queue: Vec<String> = roots.collect();
-    let mut out = BTreeMap::new();
-    while let Some(name) = queue.pop() {
-        if !seen.insert(name.clone()) {
-            continue;
-        }
-        let Some(def) = schema::definition(&name) else {
-            continue;
-        };
-        refs(def, &mut queue);
-        out.insert(name, schema::with_ref_prefix(def, V3_PREFIX));
-    }
-    out
-}
-
-fn group_version(group: &str, version: &str) -> Value {
-    let mut paths = Map::new();
-    let mut roots = vec![
-        "io.k8s.apimachinery.pkg.apis.meta.v1.Status".to_string(),
-        "io.k8s.apimachinery.pkg.apis.meta.v1.Patch".to_string(),
-        "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions".to_string(),
-    ];
-    for info in resources::all()
-        .iter()
-        .filter(|r| r.group == group && r.version == version)
-    {
-        paths_of(info, &mut paths);
-        roots.push(info.definition.clone());
-        roots.push(format!("{}List", info.definition));
-        if info.has(Subresource::Scale) {
-            roots.push("io.k8s.api.autoscaling.v1.Scale".to_string());
-        }
-    }
-    json!({
-        "openapi": "3.0.0",
-        "info": {"title": "Kubernetes", "version": format!("v1.{}.0", crate::discovery::KUBE_MINOR)},
-        "paths": paths,
-        "components": {"schemas": reachable(roots.into_iter())},
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn index_points_at_documents_that_exist() {
-        let index: Value = serde_json::from_slice(&v3_index()).unwrap();
-        let url = index["paths"]["apis/apps/v1"]["serverRelativeURL"]
-            .as_str()
-            .unwrap();
-        assert!(url.starts_with("/openapi/v3/apis/apps/v1?hash="));
-        let doc: Value = serde_json::from_slice(&v3("apis/apps/v1").unwrap()).unwrap();
-        let patch =
-            &doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];
-        assert_eq!(
-            patch["x-kubernetes-group-version-kind"]["kind"],
-            "Deployment"
-        );
-        assert!(
-            patch["parameters"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|p| p["name"] == "fieldValidation")
-        );
-        let deployment = &doc["components"]["schemas"]["io.k8s.api.apps.v1.Deployment"];
-        assert!(deployment["properties"]["spec"].is_object());
-        assert!(doc["components"]["schemas"]["io.k8s.api.core.v1.Container"].is_object());
-    }
-}
-
-#[cfg(test)]
-mod scratch_dump {
-    #[test]
-    fn dump() {
-        let d = apimachinery::schema::definitions();
-        let names: Vec<_> = d.keys().collect();
-        eprintln!(
-            "{} {:?}",
-            names.len(),
-            names
-                .iter()
-                .filter(|n| n.contains("meta")
-                    || n.contains("runtime")
-                    || n.contains("intstr")
-                    || n.contains("resource."))
-                .collect::<Vec<_>>()
-        );
-        for n in [
-            "io.k8s.apimachinery.pkg.runtime.RawExtension",
-            "io.k8s.apimachinery.pkg.apis.meta.v1.FieldsV1",
-            "io.k8s.apimachinery.pkg.apis.meta.v1.MicroTime",
-            "io.k8s.apimachinery.pkg.api.resource.Quantity",
-        ] {
-            eprintln!(
-                "{n}: {}",
-                serde_json::to_string(&d.get(n))
-                    .unwrap()
-                    .chars()
-                    .take(300)
-                    .collect::<String>()
-            );
-        }
-        for (n, v) in d.iter().filter(|(n, _)| n.contains("Watch")) {
-            eprintln!("{n}: {v}");
-        }
-        std::fs::write("/tmp/oa/defs.json", serde_json::to_vec_pretty(d).unwrap()).unwrap();
-    }
+/// The hash of a v3 document (upper-case hex SHA-512 of its bytes, as in the index's
+/// `?hash=`), for the `ETag` header. Upstream answers a request whose `hash` matches with
+/// `Cache-Control: public, immutable` and a one-year `Expires`, one whose `hash` is stale with
+/// a 301 to the current URL; kubectl caches documents by URL.
+pub fn v3_hash(path: &str) -> Option<&'static str> {
+    documents()
+        .docs
+        .get(path.trim_matches('/'))
+        .map(|(_, hash)| hash.as_str())
 }
