@@ -280,6 +280,9 @@ struct Load {
     /// CPU seconds (user + system) the server and this process spent during the load.
     server_cpu: Option<f64>,
     client_cpu: Option<f64>,
+    /// CPU seconds the rest of the machine (other processes, the kernel's own threads) spent
+    /// meanwhile: a measure of interference on a shared machine.
+    other_cpu: Option<f64>,
     latencies: Vec<u64>,
     errors: usize,
     first_error: Option<String>,
@@ -300,6 +303,21 @@ enum Call {
 }
 
 type MakeRequest = dyn Fn(usize) -> Call + Send + Sync;
+
+/// Busy CPU seconds of the whole machine so far (all cores; idle and iowait excluded).
+fn machine_busy_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let fields: Vec<f64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let total: f64 = fields.iter().take(8).sum();
+    let idle = fields.get(3)? + fields.get(4)?;
+    Some((total - idle) / 100.0)
+}
 
 /// User + system CPU seconds of a process (`self` or a pid), from /proc/PID/stat.
 fn cpu_seconds(pid: &str) -> Option<f64> {
@@ -323,6 +341,7 @@ async fn closed_loop(
     let server = server_pid.map(|p| p.to_string());
     let server_cpu0 = server.as_deref().and_then(cpu_seconds);
     let client_cpu0 = cpu_seconds("self");
+    let machine_cpu0 = machine_busy_seconds();
     let started = Instant::now();
     let tasks: Vec<_> = (0..clients)
         .map(|task| {
@@ -381,11 +400,16 @@ async fn closed_loop(
     let delta = |before: Option<f64>, pid: Option<&str>| Some(cpu_seconds(pid?)? - before?);
     let server_cpu = delta(server_cpu0, server.as_deref());
     let client_cpu = delta(client_cpu0, Some("self"));
+    let other_cpu = match (machine_cpu0, machine_busy_seconds(), server_cpu, client_cpu) {
+        (Some(a), Some(b), Some(s), Some(c)) => Some((b - a - s - c).max(0.0)),
+        _ => None,
+    };
     let first_error = first_error.lock().unwrap().take();
     Load {
         elapsed,
         server_cpu,
         client_cpu,
+        other_cpu,
         latencies,
         errors: errors.load(Ordering::Relaxed),
         first_error,
@@ -405,6 +429,11 @@ fn load_json(load: &mut Load) -> Value {
         "client_cpu_seconds": load.client_cpu.map(round),
         "server_cpu_us_per_request": load.server_cpu.map(|s| (s * 1e6 / summary.count.max(1) as f64).round()),
         "client_cpu_us_per_request": load.client_cpu.map(|s| (s * 1e6 / summary.count.max(1) as f64).round()),
+        "other_cpu_seconds": load.other_cpu.map(round),
+        "other_cpu_percent_of_machine": load.other_cpu.map(|s| {
+            let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as f64;
+            (100.0 * s / (load.elapsed.as_secs_f64() * cores)).round()
+        }),
     })
 }
 
@@ -432,6 +461,9 @@ fn print_load(what: &str, load: &mut Load) {
             "  client CPU {cpu:.2} s ({:.0} µs per request)",
             cpu * 1e6 / n
         );
+    }
+    if let Some(cpu) = load.other_cpu {
+        println!("  other processes meanwhile: {cpu:.2} CPU s");
     }
     if let Some(e) = &load.first_error {
         println!("  first error: {e}");

@@ -125,6 +125,15 @@ pub fn run(args: ReportArgs) -> Result<()> {
     writeln!(w, "- Date: {}", args.date)?;
     writeln!(w, "- Commit: {}", args.commit)?;
     writeln!(w, "- Machine: {}", machine())?;
+    let load_start = text(dir, "load-start.txt");
+    if !load_start.trim().is_empty() {
+        writeln!(
+            w,
+            "- Load average (1, 5, 15 min) when the run started: {} (other work on the machine \
+             shows up here and in the \"other processes\" row below)",
+            load_start.trim()
+        )?;
+    }
     let etcd_version = text(dir, "etcd-version.txt");
     if !etcd_version.trim().is_empty() {
         writeln!(w, "- etcd: {}", etcd_version.trim())?;
@@ -395,6 +404,16 @@ pub fn run(args: ReportArgs) -> Result<()> {
                         num(v, key),
                         ratio(num(c, key), num(v, key))
                     );
+                }
+                writeln!(w, "{row}")?;
+            }
+            if !c["other_cpu_percent_of_machine"].is_null() {
+                let mut row = format!(
+                    "| Other processes' CPU meanwhile (share of the machine) | {:.0}% |",
+                    num(c, "other_cpu_percent_of_machine")
+                );
+                for (_, v) in &columns {
+                    row += &format!(" {:.0}% | |", num(v, "other_cpu_percent_of_machine"));
                 }
                 writeln!(w, "{row}")?;
             }
