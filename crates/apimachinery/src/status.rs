@@ -167,11 +167,6 @@ impl ApiError {
             Some(n) => format!("{resource} \"{n}\""),
             None => resource.to_string(),
         };
-        let qualified = if group.is_empty() {
-            resource.to_string()
-        } else {
-            format!("{resource}.{group}")
-        };
         let mut message = format!(
             "{what} is forbidden: User \"{user}\" cannot {verb} resource \"{resource}\" in API group \"{group}\""
         );
@@ -179,7 +174,6 @@ impl ApiError {
             Some(ns) => message.push_str(&format!(" in the namespace \"{ns}\"")),
             None => message.push_str(" at the cluster scope"),
         }
-        let _ = qualified;
         let mut err = ApiError::new(403, "Forbidden", message);
         err.group = Some(group.to_string());
         err.kind = Some(resource.to_string());
