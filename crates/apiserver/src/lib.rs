@@ -18,6 +18,7 @@ use tokio_rustls::TlsAcceptor;
 
 pub mod authn;
 pub mod authz;
+pub mod binding;
 pub mod bootstrap;
 pub mod cache;
 pub mod discovery;

@@ -148,7 +148,7 @@ impl Call<'_> {
         })
     }
 
-    fn respond(&self, status: StatusCode, obj: &Value) -> Response<Body> {
+    pub(crate) fn respond(&self, status: StatusCode, obj: &Value) -> Response<Body> {
         match self.format {
             Format::Table if obj.get("kind").and_then(Value::as_str) != Some("Status") => {
                 let list_meta = json!({"resourceVersion": meta::resource_version(obj)});
@@ -442,6 +442,8 @@ pub async fn serve(call: Call<'_>, body: Bytes) -> Result<Response<Body>, ApiErr
         (Verb::Get | Verb::Update | Verb::Patch, Some(Subresource::Scale)) => {
             crate::scale::serve(&call, body).await
         }
+        (Verb::Create, Some(Subresource::Binding)) => crate::binding::bind(&call, body).await,
+        (Verb::Create, Some(Subresource::Eviction)) => crate::binding::evict(&call, body).await,
         (Verb::Update, Some(Subresource::Finalize)) => {
             let obj = decode_body(call.headers, &body)?;
             let opts = call.write_options()?;

@@ -16,8 +16,116 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Runs the control plane (API server and store) and, later, the node agent.
+    /// Runs the control plane (API server, store, controller manager, scheduler) and, later,
+    /// the node agent.
     Server(ServerArgs),
+    /// Runs the controller manager alone against a cluster, with leader election.
+    ControllerManager(ControllerManagerArgs),
+    /// Runs the scheduler alone against a cluster, with leader election.
+    Scheduler(ClientArgs),
+    /// Registers simulated nodes whose pods go Running without containers (like kwok).
+    SimulateNodes(SimulateArgs),
+}
+
+/// Flags of components that reach the cluster through a kubeconfig.
+#[derive(clap::Args)]
+struct ClientArgs {
+    /// The kubeconfig of the cluster.
+    #[arg(
+        long,
+        env = "KUBECONFIG",
+        default_value = "/var/lib/rudder/kubeconfig.yaml"
+    )]
+    kubeconfig: PathBuf,
+}
+
+/// Flags of `rudder controller-manager`.
+#[derive(clap::Args)]
+struct ControllerManagerArgs {
+    #[command(flatten)]
+    client: ClientArgs,
+    #[command(flatten)]
+    controllers: ControllerArgs,
+}
+
+/// Settings of the controllers, shared by `server` and `controller-manager`.
+#[derive(clap::Args)]
+struct ControllerArgs {
+    /// How long a node's heartbeat may be missing before the node is marked NotReady/Unknown.
+    #[arg(long, default_value = "40s", value_parser = parse_duration)]
+    node_monitor_grace_period: std::time::Duration,
+    /// The CIDR each node's pod CIDR is allocated from.
+    #[arg(long, default_value = "10.42.0.0/16")]
+    cluster_cidr: String,
+    /// The prefix length of each node's pod CIDR.
+    #[arg(long, default_value_t = 24)]
+    node_cidr_mask_size: u8,
+}
+
+impl ControllerArgs {
+    fn options(&self) -> controllers::Options {
+        controllers::Options {
+            node_monitor_grace_period: self.node_monitor_grace_period,
+            cluster_cidr: self.cluster_cidr.clone(),
+            node_cidr_mask_size: self.node_cidr_mask_size,
+        }
+    }
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    simulator::parse_duration(text)
+        .ok_or_else(|| format!("{text:?} is not a duration like 40s or 500ms"))
+}
+
+/// Flags of `rudder simulate-nodes`.
+#[derive(clap::Args)]
+struct SimulateArgs {
+    #[command(flatten)]
+    client: ClientArgs,
+    /// How many nodes to simulate.
+    #[arg(long, default_value_t = 1)]
+    count: usize,
+    /// Node names are `<prefix>-<index>`.
+    #[arg(long, default_value = "sim-node")]
+    prefix: String,
+    /// CPU capacity of each node.
+    #[arg(long, default_value = "4")]
+    cpu: String,
+    /// Memory capacity of each node.
+    #[arg(long, default_value = "16Gi")]
+    memory: String,
+    /// Pod capacity of each node.
+    #[arg(long, default_value_t = 110)]
+    pods: u32,
+    /// Labels of each node: `k=v,k2=v2`.
+    #[arg(long, value_delimiter = ',', value_parser = parse_label)]
+    labels: Vec<(String, String)>,
+    /// Taints of each node: `key=value:Effect,key:Effect`.
+    #[arg(long, value_delimiter = ',', value_parser = parse_taint)]
+    taints: Vec<(String, String, String)>,
+    /// Extended resources of each node: `nvidia.com/gpu=2`.
+    #[arg(long, value_delimiter = ',', value_parser = parse_label)]
+    extended_resources: Vec<(String, String)>,
+}
+
+fn parse_label(text: &str) -> Result<(String, String), String> {
+    let (k, v) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not key=value"))?;
+    Ok((k.to_string(), v.to_string()))
+}
+
+fn parse_taint(text: &str) -> Result<(String, String, String), String> {
+    let (kv, effect) = text
+        .rsplit_once(':')
+        .ok_or_else(|| format!("{text:?} is not key[=value]:Effect"))?;
+    if !matches!(effect, "NoSchedule" | "PreferNoSchedule" | "NoExecute") {
+        return Err(format!(
+            "taint effect {effect:?} must be NoSchedule, PreferNoSchedule or NoExecute"
+        ));
+    }
+    let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+    Ok((k.to_string(), v.to_string(), effect.to_string()))
 }
 
 /// Flags of `rudder server`.
@@ -41,6 +149,14 @@ struct ServerArgs {
     /// Store backend: `sqlite` (durable, default) or `memory` (lost on exit; for tests).
     #[arg(long, default_value = "sqlite", value_parser = ["sqlite", "memory"])]
     datastore: String,
+    #[command(flatten)]
+    controllers: ControllerArgs,
+    /// Do not run the controller manager in this process.
+    #[arg(long)]
+    disable_controller_manager: bool,
+    /// Do not run the scheduler in this process.
+    #[arg(long)]
+    disable_scheduler: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -58,7 +174,64 @@ fn main() -> anyhow::Result<()> {
         .context("starting the async runtime")?;
     match cli.command {
         Command::Server(args) => runtime.block_on(server(args)),
+        Command::ControllerManager(args) => runtime.block_on(async {
+            let client =
+                component::client(&args.client.kubeconfig, "kube-controller-manager").await?;
+            let options = args.controllers.options();
+            elected(client, "kube-controller-manager", |c| {
+                controllers::run(c, options)
+            })
+            .await
+        }),
+        Command::Scheduler(args) => runtime.block_on(async {
+            let client = component::client(&args.kubeconfig, "kube-scheduler").await?;
+            elected(client, "kube-scheduler", scheduler::run).await
+        }),
+        Command::SimulateNodes(args) => runtime.block_on(async {
+            let client = component::client(&args.client.kubeconfig, "rudder-simulator").await?;
+            let options = simulator::Options {
+                count: args.count,
+                prefix: args.prefix,
+                cpu: args.cpu,
+                memory: args.memory,
+                pods: args.pods,
+                labels: args.labels,
+                taints: args.taints,
+                extended: args.extended_resources,
+            };
+            tokio::select! {
+                result = simulator::run(client, options) => Ok(result?),
+                _ = tokio::signal::ctrl_c() => Ok(()),
+            }
+        }),
     }
+}
+
+/// Runs a control-plane component while this process holds its lease in `kube-system`.
+async fn elected<F, Fut>(client: kube::Client, lease: &str, component: F) -> anyhow::Result<()>
+where
+    F: FnOnce(kube::Client) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let identity = format!(
+        "{}_{}",
+        std::fs::read_to_string("/etc/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_else(|_| "rudder".into()),
+        uuid_like()
+    );
+    component::lease::run_elected(client.clone(), lease, &identity, component(client))
+        .await
+        .with_context(|| format!("running {lease}"))
+}
+
+/// A process-unique suffix for lease identities.
+fn uuid_like() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{:x}{:08x}", std::process::id(), nanos)
 }
 
 async fn server(args: ServerArgs) -> anyhow::Result<()> {
@@ -95,9 +268,25 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
         startup_ms = started.elapsed().as_millis() as u64,
         "rudder server ready"
     );
-    tokio::signal::ctrl_c()
-        .await
-        .context("waiting for ctrl-c")?;
+    let mut components = tokio::task::JoinSet::new();
+    if !args.disable_controller_manager {
+        let client = component::client(&running.kubeconfig, "kube-controller-manager").await?;
+        let options = args.controllers.options();
+        components.spawn(elected(client, "kube-controller-manager", |c| {
+            controllers::run(c, options)
+        }));
+    }
+    if !args.disable_scheduler {
+        let client = component::client(&running.kubeconfig, "kube-scheduler").await?;
+        components.spawn(elected(client, "kube-scheduler", scheduler::run));
+    }
+    tokio::select! {
+        signal = tokio::signal::ctrl_c() => signal.context("waiting for ctrl-c")?,
+        Some(ended) = components.join_next() => {
+            // A component that lost its lease stops the server, as upstream's do.
+            ended.context("a control-plane component panicked")??;
+        }
+    }
     tracing::info!("shutting down");
     Ok(())
 }

@@ -50,7 +50,23 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("testkit", &[]),
     ("apiserver", &["apimachinery", "store"]),
     ("bench", &[]),
-    ("rudder", &["apiserver", "store", "apimachinery", "testkit"]),
+    ("component", &[]),
+    ("controllers", &["component"]),
+    ("scheduler", &["component"]),
+    ("simulator", &["component"]),
+    (
+        "rudder",
+        &[
+            "apiserver",
+            "store",
+            "apimachinery",
+            "testkit",
+            "component",
+            "controllers",
+            "scheduler",
+            "simulator",
+        ],
+    ),
 ];
 
 #[test]

@@ -131,6 +131,47 @@ impl Cluster {
         std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
     }
 
+    /// Starts `rudder simulate-nodes` against this cluster with `args` (e.g. `["--count",
+    /// "3"]`) and waits until its nodes are registered; the nodes live as long as the guard.
+    pub fn simulate_nodes(&self, args: &[&str]) -> Result<Simulator> {
+        let log = std::fs::File::create(
+            self.dir
+                .path()
+                .join(format!("simulator-{}.log", free_port())),
+        )?;
+        let child = Command::new(&self.binary)
+            .arg("simulate-nodes")
+            .arg("--kubeconfig")
+            .arg(self.kubeconfig())
+            .args(args)
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .context("starting rudder simulate-nodes")?;
+        let count: usize = args
+            .iter()
+            .position(|a| *a == "--count")
+            .and_then(|i| args.get(i + 1))
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(1);
+        let prefix = args
+            .iter()
+            .position(|a| *a == "--prefix")
+            .and_then(|i| args.get(i + 1))
+            .copied()
+            .unwrap_or("sim-node");
+        let sim = Simulator { child };
+        let last = format!("{prefix}-{}", count.saturating_sub(1));
+        let ready = eventually(Duration::from_secs(30), || {
+            self.kubectl(&["get", "lease", "-n", "kube-node-lease", &last])
+                .success
+        });
+        if !ready {
+            bail!("simulated node {last} did not register");
+        }
+        Ok(sim)
+    }
+
     /// The server's process id.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
@@ -210,6 +251,25 @@ impl Drop for Cluster {
         if std::thread::panicking() {
             eprintln!("--- rudder server log ---\n{}", self.log());
         }
+    }
+}
+
+/// Simulated nodes of a test; stopping them (drop or `stop`) ends their heartbeats.
+pub struct Simulator {
+    child: Child,
+}
+
+impl Simulator {
+    /// Stops the simulator, as a node that lost power.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 

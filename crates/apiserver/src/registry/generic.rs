@@ -606,7 +606,7 @@ impl GenericStore {
     /// Reads, changes and writes an object with compare-and-swap, retrying lost races unless
     /// the caller pinned a `resourceVersion`.
     #[allow(clippy::too_many_arguments)]
-    async fn guaranteed_update(
+    pub(crate) async fn guaranteed_update(
         &self,
         info: &'static ResourceInfo,
         namespace: Option<&str>,
@@ -649,6 +649,9 @@ impl GenericStore {
                     }
                     merged
                 }
+                // A binding (pods/binding) writes what the caller derived from the current
+                // object: `spec.nodeName` and the PodScheduled condition.
+                Some(Subresource::Binding) => new,
                 // A finalize write changes only `spec.finalizers` (namespaces).
                 Some(Subresource::Finalize) => {
                     let mut merged = old.clone();
@@ -917,7 +920,7 @@ impl GenericStore {
 }
 
 /// What a change function decided.
-enum Change {
+pub(crate) enum Change {
     /// Create the object (it does not exist and the verb allows creating).
     Create(Value),
     /// Create the object from server-side apply, which recorded field ownership itself.

@@ -1,9 +1,15 @@
 //! End-to-end tests: the real `rudder` binary driven by the machine's real kubectl.
 
 mod auth;
+mod cluster;
 mod crash;
+mod deployments;
 mod errors;
 mod kubectl;
+mod printers;
+mod scheduling;
+mod services_storage;
+mod workloads;
 
 use std::path::Path;
 

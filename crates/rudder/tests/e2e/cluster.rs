@@ -1,0 +1,1 @@
+//! Cluster controllers with simulated nodes: namespaces, node lifecycle and eviction, pod CIDRs, garbage collection.

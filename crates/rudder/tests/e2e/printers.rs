@@ -1,0 +1,1 @@
+//! What kubectl get prints for each kind (server-side Tables).

@@ -1,0 +1,1 @@
+//! Scheduling with simulated nodes: placement, resources, affinity, taints, preemption.

@@ -1,0 +1,1 @@
+//! StatefulSets, DaemonSets, Jobs and CronJobs with simulated nodes.
