@@ -22,7 +22,7 @@ use kube::{
     },
 };
 use serde::de::DeserializeOwned;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 /// How many changes a slow subscriber may fall behind before it is resynced.
 const FEED: usize = 16_384;
@@ -38,9 +38,13 @@ impl<K> Kind for K where
 }
 
 /// The cache and change feed of one kind.
+///
+/// Wait for the cache with [`Informer::ready`], not `Store::wait_until_ready`: kube-runtime's
+/// readiness wakes only one of several concurrent waiters.
 pub struct Informer<K: Kind> {
     store: Store<K>,
     feed: broadcast::Sender<Arc<K>>,
+    synced: watch::Receiver<bool>,
 }
 
 impl<K: Kind> Clone for Informer<K> {
@@ -48,6 +52,7 @@ impl<K: Kind> Clone for Informer<K> {
         Informer {
             store: self.store.clone(),
             feed: self.feed.clone(),
+            synced: self.synced.clone(),
         }
     }
 }
@@ -57,9 +62,11 @@ impl<K: Kind> Informer<K> {
     fn start(client: Client) -> Informer<K> {
         let (store, mut writer) = reflector::store::<K>();
         let (feed, _) = broadcast::channel(FEED);
+        let (synced_tx, synced) = watch::channel(false);
         let informer = Informer {
             store: store.clone(),
             feed: feed.clone(),
+            synced,
         };
         let api: Api<K> = Api::all(client);
         tokio::spawn(async move {
@@ -101,6 +108,7 @@ impl<K: Kind> Informer<K> {
                         for obj in &now {
                             let _ = feed.send(obj.clone());
                         }
+                        synced_tx.send_replace(true);
                         tracing::debug!(kind = %K::kind(&()), objects = now.len(), "cache synced");
                     }
                     watcher::Event::Init | watcher::Event::InitApply(_) => {}
@@ -117,28 +125,28 @@ impl<K: Kind> Informer<K> {
 
     /// Waits until the cache holds a complete first list.
     pub async fn ready(&self) {
-        let _ = self.store.wait_until_ready().await;
+        let _ = self.synced.clone().wait_for(|synced| *synced).await;
     }
 
     /// Every object once the cache is complete, then each added, changed and deleted object.
     pub fn subscribe(&self) -> impl Stream<Item = Arc<K>> + Send + 'static {
         struct Feed<K: Kind> {
             rx: broadcast::Receiver<Arc<K>>,
-            store: Store<K>,
+            informer: Informer<K>,
             pending: VecDeque<Arc<K>>,
             started: bool,
         }
         let state = Feed {
             rx: self.feed.subscribe(),
-            store: self.store.clone(),
+            informer: self.clone(),
             pending: VecDeque::new(),
             started: false,
         };
         futures::stream::unfold(state, |mut s| async move {
             if !s.started {
                 s.started = true;
-                let _ = s.store.wait_until_ready().await;
-                s.pending = s.store.state().into();
+                s.informer.ready().await;
+                s.pending = s.informer.store.state().into();
             }
             loop {
                 if let Some(obj) = s.pending.pop_front() {
@@ -147,7 +155,7 @@ impl<K: Kind> Informer<K> {
                 match s.rx.recv().await {
                     Ok(obj) => return Some((obj, s)),
                     Err(broadcast::error::RecvError::Lagged(_)) => {
-                        s.pending = s.store.state().into();
+                        s.pending = s.informer.store.state().into();
                     }
                     Err(broadcast::error::RecvError::Closed) => return None,
                 }

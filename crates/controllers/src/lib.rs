@@ -118,7 +118,19 @@ pub async fn run(client: Client, options: Options) {
     ];
     let names: Vec<&str> = controllers.iter().map(|(n, _)| *n).collect();
     tracing::info!(?names, "starting controllers");
-    futures::future::join_all(controllers.into_iter().map(|(_, f)| f)).await;
+    let mut running = tokio::task::JoinSet::new();
+    for (name, controller) in controllers {
+        running.spawn(async move {
+            controller.await;
+            name
+        });
+    }
+    while let Some(ended) = running.join_next().await {
+        match ended {
+            Ok(name) => tracing::debug!(controller = name, "controller ended"),
+            Err(error) => tracing::error!(%error, "a controller panicked"),
+        }
+    }
 }
 
 /// Drives a built controller with `reconcile`, logging failures and retrying them after a

@@ -28,6 +28,7 @@ pub async fn run(ctx: Arc<Context>) {
 
 async fn reconcile(ns: Arc<Namespace>, ctx: Arc<Context>) -> Result<Action> {
     let name = ns.metadata.name.clone().unwrap_or_default();
+    tracing::debug!(namespace = name, "reconciling");
     let terminating = ns.metadata.deletion_timestamp.is_some()
         || ns.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Terminating");
     let exists = ctx

@@ -131,43 +131,48 @@ impl Cluster {
         std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
     }
 
-    /// Starts `rudder simulate-nodes` against this cluster with `args` (e.g. `["--count",
-    /// "3"]`) and waits until its nodes are registered; the nodes live as long as the guard.
-    pub fn simulate_nodes(&self, args: &[&str]) -> Result<Simulator> {
-        let log = std::fs::File::create(
-            self.dir
-                .path()
-                .join(format!("simulator-{}.log", free_port())),
-        )?;
+    /// Starts `rudder <args>` against this cluster (its kubeconfig is passed with
+    /// `--kubeconfig` after the subcommand); the process lives as long as the guard.
+    pub fn spawn(&self, args: &[&str]) -> Result<Process> {
+        let (subcommand, rest) = args.split_first().context("a subcommand")?;
+        let log_path = self
+            .dir
+            .path()
+            .join(format!("{subcommand}-{}.log", free_port()));
+        let log = std::fs::File::create(&log_path)?;
         let child = Command::new(&self.binary)
-            .arg("simulate-nodes")
+            .arg(subcommand)
             .arg("--kubeconfig")
             .arg(self.kubeconfig())
-            .args(args)
+            .args(rest)
             .stdout(log.try_clone()?)
             .stderr(log)
             .spawn()
-            .context("starting rudder simulate-nodes")?;
-        let count: usize = args
-            .iter()
-            .position(|a| *a == "--count")
-            .and_then(|i| args.get(i + 1))
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(1);
-        let prefix = args
-            .iter()
-            .position(|a| *a == "--prefix")
-            .and_then(|i| args.get(i + 1))
-            .copied()
-            .unwrap_or("sim-node");
-        let sim = Simulator { child };
+            .with_context(|| format!("starting rudder {subcommand}"))?;
+        Ok(Process { child, log_path })
+    }
+
+    /// Starts `rudder simulate-nodes` against this cluster with `args` (e.g. `["--count",
+    /// "3"]`) and waits until its nodes are registered; the nodes live as long as the guard.
+    pub fn simulate_nodes(&self, args: &[&str]) -> Result<Process> {
+        let flag = |name: &str| {
+            args.iter()
+                .position(|a| *a == name)
+                .and_then(|i| args.get(i + 1))
+                .copied()
+        };
+        let count: usize = flag("--count").and_then(|c| c.parse().ok()).unwrap_or(1);
+        let prefix = flag("--prefix").unwrap_or("sim-node");
+        let mut all = vec!["simulate-nodes"];
+        all.extend_from_slice(args);
+        let sim = self.spawn(&all)?;
         let last = format!("{prefix}-{}", count.saturating_sub(1));
         let ready = eventually(Duration::from_secs(30), || {
             self.kubectl(&["get", "lease", "-n", "kube-node-lease", &last])
                 .success
         });
         if !ready {
-            bail!("simulated node {last} did not register");
+            bail!("simulated node {last} did not register: {}", sim.log());
         }
         Ok(sim)
     }
@@ -254,20 +259,27 @@ impl Drop for Cluster {
     }
 }
 
-/// Simulated nodes of a test; stopping them (drop or `stop`) ends their heartbeats.
-pub struct Simulator {
+/// A `rudder` component process of a test (simulated nodes, a controller manager...);
+/// stopping it (drop or `stop`) kills it, as a machine that lost power.
+pub struct Process {
     child: Child,
+    log_path: PathBuf,
 }
 
-impl Simulator {
-    /// Stops the simulator, as a node that lost power.
+impl Process {
+    /// Kills the process (SIGKILL) and waits for it.
     pub fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+
+    /// What the process logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
 }
 
-impl Drop for Simulator {
+impl Drop for Process {
     fn drop(&mut self) {
         self.stop();
     }

@@ -2,6 +2,7 @@
 
 mod auth;
 mod cluster;
+mod components;
 mod crash;
 mod deployments;
 mod errors;
