@@ -354,7 +354,6 @@ impl Simulator {
             "podIPs": [{"ip": pod_ip(&self.nodes, &node, &uid)}],
             "startTime": started,
             "containerStatuses": statuses,
-            "qosClass": qos_class(pod),
         }});
         let api = pods_in(&self.client, pod);
         api.patch_status(
@@ -526,35 +525,6 @@ fn fnv(text: &str) -> u64 {
     text.bytes().fold(0xcbf29ce484222325u64, |h, b| {
         (h ^ b as u64).wrapping_mul(0x100000001b3)
     })
-}
-
-/// The pod's QoS class, as the API server would compute it.
-fn qos_class(pod: &Pod) -> &'static str {
-    let containers = pod
-        .spec
-        .as_ref()
-        .map(|s| s.containers.as_slice())
-        .unwrap_or(&[]);
-    let mut any = false;
-    let mut guaranteed = true;
-    for c in containers {
-        let r = c.resources.clone().unwrap_or_default();
-        let requests = r.requests.unwrap_or_default();
-        let limits = r.limits.unwrap_or_default();
-        any |= !requests.is_empty() || !limits.is_empty();
-        for key in ["cpu", "memory"] {
-            match (limits.get(key), requests.get(key)) {
-                (Some(l), Some(q)) if l == q => {}
-                (Some(_), None) => {}
-                _ => guaranteed = false,
-            }
-        }
-    }
-    match (any, guaranteed) {
-        (false, _) => "BestEffort",
-        (true, true) => "Guaranteed",
-        _ => "Burstable",
-    }
 }
 
 #[cfg(test)]
