@@ -10,6 +10,7 @@ mod kubectl;
 mod printers;
 mod scheduling;
 mod services_storage;
+mod simulator;
 mod workloads;
 
 use std::path::Path;
