@@ -39,6 +39,12 @@ impl EventType {
     }
 }
 
+/// What makes two events the same: (object uid, type, reason, message).
+type EventKey = (String, &'static str, String, String);
+
+/// Where an event was recorded: (namespace, Event name, count so far).
+type Recorded = (String, String, i32);
+
 /// Records events on behalf of one component (and host, for node components).
 #[derive(Clone)]
 pub struct Recorder {
@@ -46,7 +52,7 @@ pub struct Recorder {
     component: String,
     host: Option<String>,
     /// Recent events by (object uid, type, reason, message): the Event's name and count.
-    recent: Arc<Mutex<HashMap<(String, &'static str, String, String), (String, String, i32)>>>,
+    recent: Arc<Mutex<HashMap<EventKey, Recorded>>>,
 }
 
 impl Recorder {
@@ -161,13 +167,7 @@ impl Recorder {
         Ok(())
     }
 
-    fn remember(
-        &self,
-        key: (String, &'static str, String, String),
-        namespace: String,
-        name: String,
-        count: i32,
-    ) {
+    fn remember(&self, key: EventKey, namespace: String, name: String, count: i32) {
         let mut recent = self.recent.lock().expect("recorder lock");
         if recent.len() >= REMEMBERED {
             recent.clear();

@@ -37,5 +37,13 @@ pub enum Error {
     LostLease(String),
 }
 
+/// Now as the API writes timestamps: RFC 3339 in whole seconds (`2026-01-02T03:04:05Z`).
+pub fn now() -> String {
+    jiff::Timestamp::now()
+        .round(jiff::Unit::Second)
+        .map(|t| t.to_string())
+        .unwrap_or_else(|_| jiff::Timestamp::now().to_string())
+}
+
 /// Results of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

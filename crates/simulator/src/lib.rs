@@ -183,7 +183,7 @@ async fn register(
     for (k, v) in &options.extended {
         capacity.insert(k.clone(), Quantity(v.clone()));
     }
-    let now = Timestamp::now().to_string();
+    let now = component::now();
     let condition = |kind: &str, status: &str, reason: &str, message: &str| {
         json!({"type": kind, "status": status, "reason": reason, "message": message,
                "lastHeartbeatTime": now, "lastTransitionTime": now})
@@ -331,7 +331,7 @@ impl Simulator {
             .as_ref()
             .and_then(|s| s.node_name.clone())
             .unwrap_or_default();
-        let now = Timestamp::now().to_string();
+        let now = component::now();
         let started = pod
             .status
             .as_ref()
@@ -396,7 +396,7 @@ impl Simulator {
             return self.start(&pod, restarts + 1).await;
         }
         let _permit = self.writes.acquire().await;
-        let now = Timestamp::now().to_string();
+        let now = component::now();
         let reason = if code == 0 { "Completed" } else { "Error" };
         let started = running_since(&pod)
             .map(|t| t.to_string())

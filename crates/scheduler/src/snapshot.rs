@@ -1,0 +1,252 @@
+//! The scheduler's view of the cluster: every node with what its pods request, kept up to date
+//! from the watch and from the scheduler's own assumptions, so that scheduling a pod never
+//! re-reads the world.
+
+use std::{
+    collections::{BTreeMap, HashMap, HashSet},
+    sync::Arc,
+};
+
+use k8s_openapi::api::core::v1::{Node, Pod};
+
+use crate::resources::{Resources, pod_requests};
+
+/// A host port a pod uses: (protocol, port, host IP).
+pub type HostPort = (String, i32, String);
+
+/// A pod as the scheduler accounts for it.
+#[derive(Clone, Debug)]
+pub struct PodInfo {
+    /// The pod.
+    pub pod: Arc<Pod>,
+    /// What it requests.
+    pub requests: Resources,
+    /// The host ports it uses.
+    pub ports: Vec<HostPort>,
+}
+
+impl PodInfo {
+    /// Accounts for `pod`.
+    pub fn new(pod: Arc<Pod>) -> PodInfo {
+        PodInfo {
+            requests: pod_requests(&pod),
+            ports: host_ports(&pod),
+            pod,
+        }
+    }
+
+    /// The pod's labels.
+    pub fn labels(&self) -> &BTreeMap<String, String> {
+        static EMPTY: BTreeMap<String, String> = BTreeMap::new();
+        self.pod.metadata.labels.as_ref().unwrap_or(&EMPTY)
+    }
+
+    /// The pod's namespace.
+    pub fn namespace(&self) -> &str {
+        self.pod.metadata.namespace.as_deref().unwrap_or("default")
+    }
+
+    /// The uid of the pod's controller, if any.
+    pub fn owner(&self) -> Option<&str> {
+        self.pod
+            .metadata
+            .owner_references
+            .as_deref()?
+            .iter()
+            .find(|r| r.controller == Some(true))
+            .map(|r| r.uid.as_str())
+    }
+
+    /// The pod's priority (as set by the API server or resolved by the scheduler).
+    pub fn priority(&self) -> i32 {
+        self.pod.spec.as_ref().and_then(|s| s.priority).unwrap_or(0)
+    }
+}
+
+/// The host ports a pod asks for.
+pub fn host_ports(pod: &Pod) -> Vec<HostPort> {
+    let Some(spec) = pod.spec.as_ref() else {
+        return Vec::new();
+    };
+    spec.containers
+        .iter()
+        .flat_map(|c| c.ports.iter().flatten())
+        .filter_map(|p| {
+            let port = p.host_port.filter(|p| *p > 0)?;
+            Some((
+                p.protocol.clone().unwrap_or_else(|| "TCP".into()),
+                port,
+                p.host_ip.clone().unwrap_or_else(|| "0.0.0.0".into()),
+            ))
+        })
+        .collect()
+}
+
+/// A node and what is placed on it.
+#[derive(Debug, Default)]
+pub struct NodeInfo {
+    /// The node, once seen (pods may be seen first).
+    pub node: Option<Arc<Node>>,
+    /// What the node offers to pods.
+    pub allocatable: Resources,
+    /// How many pods the node takes.
+    pub allowed_pods: i64,
+    /// What its pods request.
+    pub requested: Resources,
+    /// Its pods by uid.
+    pub pods: HashMap<String, PodInfo>,
+    /// Host ports in use.
+    pub used_ports: HashSet<HostPort>,
+}
+
+impl NodeInfo {
+    /// The node's name.
+    pub fn name(&self) -> &str {
+        self.node
+            .as_ref()
+            .and_then(|n| n.metadata.name.as_deref())
+            .unwrap_or("")
+    }
+
+    /// The node's labels.
+    pub fn labels(&self) -> &BTreeMap<String, String> {
+        static EMPTY: BTreeMap<String, String> = BTreeMap::new();
+        self.node
+            .as_ref()
+            .and_then(|n| n.metadata.labels.as_ref())
+            .unwrap_or(&EMPTY)
+    }
+
+    fn set_node(&mut self, node: Arc<Node>) {
+        let allocatable = node.status.as_ref().and_then(|s| s.allocatable.as_ref());
+        self.allocatable = Resources::from_list(allocatable);
+        self.allowed_pods = allocatable
+            .and_then(|a| a.get("pods"))
+            .and_then(|q| q.0.parse::<apimachinery::validation::Quantity>().ok())
+            .map(|q| q.value() as i64)
+            .unwrap_or(110);
+        self.node = Some(node);
+    }
+
+    fn add(&mut self, info: PodInfo) {
+        self.requested.add(&info.requests);
+        self.used_ports.extend(info.ports.iter().cloned());
+        let uid = info.pod.metadata.uid.clone().unwrap_or_default();
+        self.pods.insert(uid, info);
+    }
+
+    fn remove(&mut self, uid: &str) -> Option<PodInfo> {
+        let info = self.pods.remove(uid)?;
+        self.requested.sub(&info.requests);
+        for port in &info.ports {
+            self.used_ports.remove(port);
+        }
+        Some(info)
+    }
+}
+
+/// Every node and the pods on it.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    nodes: HashMap<String, NodeInfo>,
+    /// Node names in a stable order, for sampling from a rotating start.
+    order: Vec<String>,
+    /// Which node each accounted pod is on.
+    pod_node: HashMap<String, String>,
+    /// Pods (uid) with required anti-affinity terms, which constrain others.
+    anti_affinity_pods: HashSet<String>,
+}
+
+impl Snapshot {
+    /// Adds or updates a node.
+    pub fn upsert_node(&mut self, node: Arc<Node>) {
+        let name = node.metadata.name.clone().unwrap_or_default();
+        let info = self.nodes.entry(name.clone()).or_default();
+        if info.node.is_none() {
+            self.order.push(name);
+        }
+        info.set_node(node);
+    }
+
+    /// Removes a node (its pods stay accounted until they are deleted).
+    pub fn remove_node(&mut self, name: &str) {
+        if let Some(info) = self.nodes.get_mut(name)
+            && info.node.take().is_some()
+        {
+            self.order.retain(|n| n != name);
+        }
+    }
+
+    /// Accounts for a pod on `node`, replacing an earlier version of it.
+    pub fn add_pod(&mut self, pod: Arc<Pod>, node: &str) {
+        let uid = pod.metadata.uid.clone().unwrap_or_default();
+        self.remove_pod(&uid);
+        let has_anti = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.affinity.as_ref())
+            .and_then(|a| a.pod_anti_affinity.as_ref())
+            .and_then(|a| {
+                a.required_during_scheduling_ignored_during_execution
+                    .as_ref()
+            })
+            .is_some_and(|t| !t.is_empty());
+        if has_anti {
+            self.anti_affinity_pods.insert(uid.clone());
+        }
+        self.nodes
+            .entry(node.to_string())
+            .or_default()
+            .add(PodInfo::new(pod));
+        self.pod_node.insert(uid, node.to_string());
+    }
+
+    /// Stops accounting for a pod.
+    pub fn remove_pod(&mut self, uid: &str) -> Option<PodInfo> {
+        let node = self.pod_node.remove(uid)?;
+        self.anti_affinity_pods.remove(uid);
+        self.nodes.get_mut(&node)?.remove(uid)
+    }
+
+    /// The node a pod is accounted on.
+    pub fn node_of(&self, uid: &str) -> Option<&str> {
+        self.pod_node.get(uid).map(String::as_str)
+    }
+
+    /// A node by name.
+    pub fn node(&self, name: &str) -> Option<&NodeInfo> {
+        self.nodes.get(name).filter(|n| n.node.is_some())
+    }
+
+    /// How many nodes exist.
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// Whether no node exists.
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    /// The nodes, starting at index `start` and wrapping around.
+    pub fn nodes_from(&self, start: usize) -> impl Iterator<Item = &NodeInfo> {
+        let n = self.order.len();
+        (0..n).filter_map(move |i| self.nodes.get(&self.order[(start + i) % n]))
+    }
+
+    /// Every accounted pod with the node it is on.
+    pub fn pods(&self) -> impl Iterator<Item = (&NodeInfo, &PodInfo)> {
+        self.nodes
+            .values()
+            .filter(|n| n.node.is_some())
+            .flat_map(|n| n.pods.values().map(move |p| (n, p)))
+    }
+
+    /// Pods with required anti-affinity, with their node.
+    pub fn anti_affinity_pods(&self) -> impl Iterator<Item = (&NodeInfo, &PodInfo)> {
+        self.anti_affinity_pods.iter().filter_map(|uid| {
+            let node = self.nodes.get(self.pod_node.get(uid)?)?;
+            Some((node, node.pods.get(uid)?))
+        })
+    }
+}
