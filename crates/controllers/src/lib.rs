@@ -20,6 +20,7 @@ pub mod deployment;
 pub mod disruption;
 pub mod endpoints;
 pub mod endpointslice;
+pub mod expectations;
 pub mod garbagecollector;
 pub mod job;
 pub mod localpath;
