@@ -190,6 +190,10 @@ fn message(name: &str, bytes: &[u8]) -> Result<Value> {
                     _ => {}
                 }
             }
+            // Go's zero time is encoded, and marshals to JSON as null.
+            if seconds == 0 && nanos == 0 {
+                return Ok(Value::Null);
+            }
             let ts =
                 jiff::Timestamp::new(seconds, nanos as i32).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
             return Ok(if name.ends_with("MicroTime") {
@@ -307,7 +311,7 @@ fn message(name: &str, bytes: &[u8]) -> Result<Value> {
             if let Value::Array(list) = list {
                 list.extend(values);
             }
-        } else if let Some(v) = values.into_iter().next() {
+        } else if let Some(v) = values.into_iter().next().filter(|v| !v.is_null()) {
             out.insert(key, v);
         }
     }
