@@ -72,7 +72,34 @@ fn bare_template(
     {
         labels.remove(HASH_LABEL);
     }
+    // Only labels and annotations of a template's metadata reach its pods.
+    if let Some(meta) = t.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+        meta.retain(|k, _| k == "labels" || k == "annotations");
+    }
+    drop_zero_values(&mut t);
     t
+}
+
+/// Removes empty strings, `false`, nulls and empty objects and lists, which Go's API types
+/// cannot tell from absent fields (kubectl's rollback sends them explicitly).
+fn drop_zero_values(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::Object(map) => {
+            for child in map.values_mut() {
+                drop_zero_values(child);
+            }
+            map.retain(|_, c| match c {
+                Value::Null | Value::Bool(false) => false,
+                Value::String(s) => !s.is_empty(),
+                Value::Object(o) => !o.is_empty(),
+                Value::Array(a) => !a.is_empty(),
+                _ => true,
+            });
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_zero_values),
+        _ => {}
+    }
 }
 
 /// An int-or-percent of `total`, rounded up or down.
@@ -716,5 +743,17 @@ mod tests {
         assert_eq!(h, template_hash(&t, 0));
         assert_ne!(h, template_hash(&t, 1));
         assert!(h.chars().all(|c| "bcdfghjklmnpqrstvwxz2456789".contains(c)));
+    }
+}
+
+#[cfg(test)]
+mod template_tests {
+    use super::*;
+
+    #[test]
+    fn templates_with_explicit_zero_values_equal_their_bare_form() {
+        let rs: k8s_openapi::api::core::v1::PodTemplateSpec = serde_json::from_value(json!({"metadata":{"generateName":"","generation":0,"labels":{"app":"web","pod-template-hash":"54c4768798"},"name":"","namespace":"","resourceVersion":"","selfLink":"","uid":""},"spec":{"containers":[{"image":"nginx:1.0","imagePullPolicy":"IfNotPresent","name":"nginx","resources":{},"stdin":false,"stdinOnce":false,"terminationMessagePath":"/dev/termination-log","terminationMessagePolicy":"File","tty":false,"workingDir":""}],"dnsPolicy":"ClusterFirst","hostIPC":false,"hostNetwork":false,"hostPID":false,"hostname":"","nodeName":"","priorityClassName":"","restartPolicy":"Always","schedulerName":"default-scheduler","securityContext":{},"serviceAccountName":"","subdomain":"","terminationGracePeriodSeconds":30}})).unwrap();
+        let d: k8s_openapi::api::core::v1::PodTemplateSpec = serde_json::from_value(json!({"metadata":{"labels":{"app":"web"}},"spec":{"containers":[{"image":"nginx:1.0","imagePullPolicy":"IfNotPresent","name":"nginx","resources":{},"terminationMessagePath":"/dev/termination-log","terminationMessagePolicy":"File"}],"dnsPolicy":"ClusterFirst","restartPolicy":"Always","schedulerName":"default-scheduler","securityContext":{},"terminationGracePeriodSeconds":30}})).unwrap();
+        assert_eq!(bare_template(Some(&rs)), bare_template(Some(&d)));
     }
 }

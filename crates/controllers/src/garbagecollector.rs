@@ -248,7 +248,7 @@ async fn process(
     if node.deleting && node.finalizers.iter().any(|f| f == "orphan") {
         for (_, dep) in graph.dependents_of(uid) {
             let refs: Vec<&OwnerReference> = dep.owners.iter().filter(|r| r.uid != uid).collect();
-            let patch = json!({"metadata": {"ownerReferences": refs}});
+            let patch = owner_refs_patch(&refs);
             ignore_missing(
                 api_for(ctx, &dep)
                     .patch(&dep.name, &PatchParams::default(), &Patch::Merge(&patch))
@@ -342,7 +342,7 @@ async fn process(
             .iter()
             .filter(|r| !dangling.contains(&r.uid))
             .collect();
-        let patch = json!({"metadata": {"ownerReferences": refs}});
+        let patch = owner_refs_patch(&refs);
         ignore_missing(
             api.patch(&node.name, &PatchParams::default(), &Patch::Merge(&patch))
                 .await
@@ -371,5 +371,14 @@ fn ignore_missing<T>(result: Result<T, kube::Error>) -> Result<(), kube::Error> 
         Ok(_) => Ok(()),
         Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => Ok(()),
         Err(e) => Err(e),
+    }
+}
+
+/// A merge patch setting the ownerReferences, removing the field when none remain.
+fn owner_refs_patch(refs: &[&OwnerReference]) -> serde_json::Value {
+    if refs.is_empty() {
+        json!({"metadata": {"ownerReferences": null}})
+    } else {
+        json!({"metadata": {"ownerReferences": refs}})
     }
 }
