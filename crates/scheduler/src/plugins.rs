@@ -318,7 +318,9 @@ impl Query {
                 .is_none_or(|sel| node_selector_matches(sel, node))
     }
 
-    /// Runs the filters in upstream's order; the first failing plugin gives the reasons.
+    /// Runs the filters in upstream's order (NodeUnschedulable, TaintToleration, NodeAffinity,
+    /// NodePorts, NodeResourcesFit, InterPodAffinity/PodTopologySpread); the first failing
+    /// plugin gives the reasons.
     pub fn filter(&self, node: &NodeInfo) -> Result<(), Vec<Reason>> {
         let Some(n) = node.node.as_ref() else {
             return Err(vec![Reason::NodeAffinity]);
@@ -334,9 +336,6 @@ impl Query {
                 return Err(vec![Reason::Unschedulable]);
             }
         }
-        if !self.node_affinity_ok(node) {
-            return Err(vec![Reason::NodeAffinity]);
-        }
         for taint in spec.and_then(|s| s.taints.as_deref()).unwrap_or(&[]) {
             if (taint.effect == "NoSchedule" || taint.effect == "NoExecute")
                 && !self.tolerates(taint)
@@ -347,6 +346,9 @@ impl Query {
                     taint.value.as_deref().unwrap_or("")
                 ))]);
             }
+        }
+        if !self.node_affinity_ok(node) {
+            return Err(vec![Reason::NodeAffinity]);
         }
         if !self.info.ports.is_empty() && self.info.ports.iter().any(|p| port_conflict(p, node)) {
             return Err(vec![Reason::Ports]);
