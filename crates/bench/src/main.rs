@@ -5,6 +5,7 @@
 
 mod client;
 mod report;
+mod schedule;
 mod stats;
 
 use std::{
@@ -48,6 +49,8 @@ enum Command {
     Rss(RssArgs),
     /// The create workload against etcd: v3 puts through its HTTP/JSON gateway.
     EtcdPuts(EtcdPutsArgs),
+    /// Create pods (or one Deployment) against simulated nodes and time until all are bound.
+    Schedule(schedule::ScheduleArgs),
     /// Render docs/benchmarks.md from the JSON results of a run.
     Report(report::ReportArgs),
     /// Print a free TCP port on 127.0.0.1 (for scripts/bench).
@@ -207,6 +210,7 @@ fn main() -> Result<()> {
             Command::Count(a) => count(a).await,
             Command::Rss(a) => rss(a),
             Command::EtcdPuts(a) => etcd_puts(a).await,
+            Command::Schedule(a) => schedule::run(a).await,
             Command::Report(a) => report::run(a),
             Command::FreePort => {
                 let listener = std::net::TcpListener::bind("127.0.0.1:0")?;

@@ -157,7 +157,11 @@ async fn watch_pods(s: Arc<Scheduler>) {
         } else if wants(&pod) {
             if state.snapshot.node_of(&uid).is_none() && !state.queue.contains(&uid) {
                 let priority = s.priority(&pod);
-                state.queue.add(&uid, priority);
+                let key = (
+                    pod.metadata.namespace.clone().unwrap_or_default(),
+                    pod.metadata.name.clone().unwrap_or_default(),
+                );
+                state.queue.add(&uid, key, priority);
                 drop(state);
                 s.wake.notify_one();
             }
@@ -235,11 +239,16 @@ impl Scheduler {
     async fn schedule_loop(self: Arc<Self>) {
         loop {
             let next = self.state.lock().expect("scheduler lock").queue.pop();
-            let Some(uid) = next else {
+            let Some((uid, (namespace, name))) = next else {
                 self.wake.notified().await;
                 continue;
             };
-            let Some(pod) = self.pod_by_uid(&uid) else {
+            let pod = self
+                .pods
+                .store()
+                .get(&ObjectRef::new(&name).within(&namespace))
+                .filter(|p| p.metadata.uid.as_deref() == Some(uid.as_str()));
+            let Some(pod) = pod else {
                 self.state
                     .lock()
                     .expect("scheduler lock")
@@ -269,14 +278,6 @@ impl Scheduler {
                 }
             }
         }
-    }
-
-    /// Finds the pod in the cache by uid (the queue holds uids; the cache the latest object).
-    fn pod_by_uid(&self, uid: &str) -> Option<Arc<Pod>> {
-        // The queue keeps uids only; the cache is keyed by name, so look the name up once.
-        self.pods
-            .store()
-            .find(|p| p.metadata.uid.as_deref() == Some(uid))
     }
 
     /// One scheduling cycle: filter, score, pick; or explain why nothing fits.

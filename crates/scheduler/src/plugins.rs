@@ -240,13 +240,14 @@ impl Query {
                 }
             }
         }
-        let owner = self.info.owner().map(str::to_string);
+        if let Some(siblings) = self.info.owner().and_then(|o| snapshot.siblings(o)) {
+            self.siblings = siblings.clone();
+        }
         let needs_walk = !self.affinity.is_empty()
             || !self.anti_affinity.is_empty()
             || !self.preferred_affinity.is_empty()
             || !self.preferred_anti_affinity.is_empty()
-            || !self.spreads.is_empty()
-            || owner.is_some();
+            || !self.spreads.is_empty();
         if !needs_walk {
             return;
         }
@@ -291,9 +292,6 @@ impl Query {
                 {
                     *count += 1;
                 }
-            }
-            if owner.is_some() && pod.owner() == owner.as_deref() {
-                *self.siblings.entry(node.name().to_string()).or_default() += 1;
             }
         }
         for (counts, min) in &mut self.spread_counts {

@@ -26,6 +26,8 @@ enum State {
 
 #[derive(Debug)]
 struct Entry {
+    /// Where the pod is: (namespace, name).
+    key: (String, String),
     state: State,
     priority: i32,
     seq: u64,
@@ -43,7 +45,7 @@ pub struct Queue {
 
 impl Queue {
     /// Queues a pod (or refreshes its priority); a pod already waiting keeps its state.
-    pub fn add(&mut self, uid: &str, priority: i32) {
+    pub fn add(&mut self, uid: &str, key: (String, String), priority: i32) {
         if self.entries.contains_key(uid) {
             return;
         }
@@ -52,6 +54,7 @@ impl Queue {
         self.entries.insert(
             uid.to_string(),
             Entry {
+                key,
                 state: State::Active,
                 priority,
                 seq,
@@ -72,14 +75,18 @@ impl Queue {
         }
     }
 
-    /// The next active pod; it stays known (not active) until removed or requeued.
-    pub fn pop(&mut self) -> Option<String> {
-        let (_, _, uid) = self.active.pop_first()?;
-        if let Some(e) = self.entries.get_mut(&uid) {
-            e.attempts += 1;
-            e.state = State::InFlight;
+    /// The next active pod (uid, namespace and name); it stays known (not active) until
+    /// removed or requeued.
+    pub fn pop(&mut self) -> Option<(String, (String, String))> {
+        loop {
+            let (_, _, uid) = self.active.pop_first()?;
+            if let Some(e) = self.entries.get_mut(&uid) {
+                e.attempts += 1;
+                e.state = State::InFlight;
+                let key = e.key.clone();
+                return Some((uid, key));
+            }
         }
-        Some(uid)
     }
 
     /// A failed attempt: back off if the cluster may change soon (`retry`), else wait for a
@@ -153,24 +160,25 @@ mod tests {
     #[test]
     fn higher_priority_first_then_oldest() {
         let mut q = Queue::default();
-        q.add("low", 0);
-        q.add("high", 100);
-        q.add("low2", 0);
-        assert_eq!(q.pop().as_deref(), Some("high"));
-        assert_eq!(q.pop().as_deref(), Some("low"));
-        assert_eq!(q.pop().as_deref(), Some("low2"));
+        let key = |n: &str| ("default".to_string(), n.to_string());
+        q.add("low", key("low"), 0);
+        q.add("high", key("high"), 100);
+        q.add("low2", key("low2"), 0);
+        assert_eq!(q.pop().map(|p| p.0).as_deref(), Some("high"));
+        assert_eq!(q.pop().map(|p| p.0).as_deref(), Some("low"));
+        assert_eq!(q.pop().map(|p| p.0).as_deref(), Some("low2"));
         assert_eq!(q.pop(), None);
     }
 
     #[test]
     fn unschedulable_pods_wait_for_a_change() {
         let mut q = Queue::default();
-        q.add("p", 0);
-        assert_eq!(q.pop().as_deref(), Some("p"));
+        q.add("p", ("default".into(), "p".into()), 0);
+        assert_eq!(q.pop().map(|p| p.0).as_deref(), Some("p"));
         q.failed("p", false);
         assert_eq!(q.flush_backoff(), 0);
         q.flush_unschedulable();
-        assert_eq!(q.pop().as_deref(), Some("p"));
+        assert_eq!(q.pop().map(|p| p.0).as_deref(), Some("p"));
         q.remove("p");
         assert!(!q.contains("p"));
     }

@@ -155,6 +155,8 @@ pub struct Snapshot {
     pod_node: HashMap<String, String>,
     /// Pods (uid) with required anti-affinity terms, which constrain others.
     anti_affinity_pods: HashSet<String>,
+    /// Pods per node of each controller (owner uid), for spreading siblings.
+    siblings: HashMap<String, HashMap<String, i64>>,
 }
 
 impl Snapshot {
@@ -194,10 +196,16 @@ impl Snapshot {
         if has_anti {
             self.anti_affinity_pods.insert(uid.clone());
         }
-        self.nodes
-            .entry(node.to_string())
-            .or_default()
-            .add(PodInfo::new(pod));
+        let info = PodInfo::new(pod);
+        if let Some(owner) = info.owner() {
+            *self
+                .siblings
+                .entry(owner.to_string())
+                .or_default()
+                .entry(node.to_string())
+                .or_default() += 1;
+        }
+        self.nodes.entry(node.to_string()).or_default().add(info);
         self.pod_node.insert(uid, node.to_string());
     }
 
@@ -205,7 +213,26 @@ impl Snapshot {
     pub fn remove_pod(&mut self, uid: &str) -> Option<PodInfo> {
         let node = self.pod_node.remove(uid)?;
         self.anti_affinity_pods.remove(uid);
-        self.nodes.get_mut(&node)?.remove(uid)
+        let info = self.nodes.get_mut(&node)?.remove(uid)?;
+        if let Some(owner) = info.owner()
+            && let Some(per_node) = self.siblings.get_mut(owner)
+        {
+            if let Some(count) = per_node.get_mut(&node) {
+                *count -= 1;
+                if *count <= 0 {
+                    per_node.remove(&node);
+                }
+            }
+            if per_node.is_empty() {
+                self.siblings.remove(owner);
+            }
+        }
+        Some(info)
+    }
+
+    /// How many pods of controller `owner` each node runs.
+    pub fn siblings(&self, owner: &str) -> Option<&HashMap<String, i64>> {
+        self.siblings.get(owner)
     }
 
     /// The node a pod is accounted on.
