@@ -84,3 +84,34 @@ pub fn is_available(pod: &Pod, min_ready_seconds: i32, now: jiff::Timestamp) -> 
         min_ready_seconds <= 0 || now.duration_since(since).as_secs() >= min_ready_seconds as i64
     })
 }
+
+/// The pods of `namespace` whose labels match every pair of `selector` (a Service's or
+/// ReplicationController's equality selector).
+pub fn matching_set(
+    pods: &kube::runtime::reflector::Store<Pod>,
+    namespace: &str,
+    selector: &std::collections::BTreeMap<String, String>,
+) -> Vec<std::sync::Arc<Pod>> {
+    pods.state()
+        .into_iter()
+        .filter(|p| p.metadata.namespace.as_deref() == Some(namespace))
+        .filter(|p| {
+            let labels = p.metadata.labels.as_ref();
+            selector
+                .iter()
+                .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
+        })
+        .collect()
+}
+
+/// The pod's IPv4 address, if it has one.
+pub fn ipv4(pod: &Pod) -> Option<&str> {
+    let status = pod.status.as_ref()?;
+    status
+        .pod_ips
+        .iter()
+        .flatten()
+        .map(|ip| ip.ip.as_str())
+        .chain(status.pod_ip.as_deref())
+        .find(|ip| ip.parse::<std::net::Ipv4Addr>().is_ok())
+}
