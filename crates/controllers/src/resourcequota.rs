@@ -2,8 +2,9 @@
 //! what the namespace holds of each constrained resource (object counts, pod compute requests
 //! and limits, claimed storage), recomputed whenever a counted object changes.
 //!
-//! Enforcement belongs to the API server's admission, which rudder does not have yet; quota
-//! scopes and scope selectors are not applied (FIXME).
+//! Quota `scopes` and `scopeSelector` (Terminating, NotTerminating, BestEffort, NotBestEffort,
+//! PriorityClass) narrow the pods counted. Enforcement belongs to the API server's admission,
+//! which rudder does not have yet (FIXME).
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -14,7 +15,7 @@ use k8s_openapi::{
         batch::v1::{CronJob, Job},
         core::v1::{
             ConfigMap, Container, PersistentVolumeClaim, Pod, ReplicationController, ResourceQuota,
-            Secret, Service,
+            ResourceQuotaSpec, ScopedResourceSelectorRequirement, Secret, Service,
         },
     },
     apimachinery::pkg::api::resource::Quantity as ApiQuantity,
@@ -81,6 +82,70 @@ fn counts_against_quota(pod: &Pod) -> bool {
 
 fn parse(q: &ApiQuantity) -> Quantity {
     parse_quantity(&q.0).unwrap_or_else(|_| Quantity::zero())
+}
+
+/// Whether a pod is a best-effort one: no container requests or limits any CPU or memory.
+fn best_effort(pod: &Pod) -> bool {
+    pod.spec
+        .iter()
+        .flat_map(|s| {
+            s.containers
+                .iter()
+                .chain(s.init_containers.iter().flatten())
+        })
+        .all(|c| {
+            c.resources.as_ref().is_none_or(|r| {
+                [r.requests.as_ref(), r.limits.as_ref()]
+                    .into_iter()
+                    .flatten()
+                    .all(|m| !m.contains_key("cpu") && !m.contains_key("memory"))
+            })
+        })
+}
+
+/// Whether a pod matches one scope (upstream `podMatchesScopeFunc`); unknown scopes match
+/// nothing.
+fn scope_matches(requirement: &ScopedResourceSelectorRequirement, pod: &Pod) -> bool {
+    let spec = pod.spec.as_ref();
+    let terminating = spec
+        .and_then(|s| s.active_deadline_seconds)
+        .is_some_and(|d| d >= 0);
+    match requirement.scope_name.as_str() {
+        "Terminating" => terminating,
+        "NotTerminating" => !terminating,
+        "BestEffort" => best_effort(pod),
+        "NotBestEffort" => !best_effort(pod),
+        "PriorityClass" => {
+            let class = spec.and_then(|s| s.priority_class_name.as_deref());
+            let values = requirement.values.as_deref().unwrap_or_default();
+            match requirement.operator.as_str() {
+                "In" => class.is_some_and(|c| values.iter().any(|v| v == c)),
+                "NotIn" => !class.is_some_and(|c| values.iter().any(|v| v == c)),
+                "Exists" => class.is_some_and(|c| !c.is_empty()),
+                "DoesNotExist" => class.is_none_or(str::is_empty),
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
+/// Whether a pod falls under the quota's `scopes` and `scopeSelector` (all must match).
+pub fn in_scope(spec: &ResourceQuotaSpec, pod: &Pod) -> bool {
+    let scopes = spec
+        .scopes
+        .iter()
+        .flatten()
+        .map(|s| ScopedResourceSelectorRequirement {
+            scope_name: s.clone(),
+            operator: "Exists".into(),
+            values: None,
+        });
+    let selected = spec
+        .scope_selector
+        .iter()
+        .flat_map(|s| s.match_expressions.iter().flatten().cloned());
+    scopes.chain(selected).all(|r| scope_matches(&r, pod))
 }
 
 /// One container's `requests` or `limits` of a resource.
@@ -241,7 +306,7 @@ fn in_namespace<K: Kind>(ctx: &Context, ns: &str) -> Vec<Arc<K>> {
         .collect()
 }
 
-fn gather(ctx: &Context, ns: &str) -> Namespace {
+fn gather(ctx: &Context, ns: &str, spec: &ResourceQuotaSpec) -> Namespace {
     let mut counts = BTreeMap::new();
     let mut put = |name: &str, n: usize| {
         counts.insert(name.to_string(), n as i64);
@@ -274,7 +339,7 @@ fn gather(ctx: &Context, ns: &str) -> Namespace {
     Namespace {
         pods: in_namespace::<Pod>(ctx, ns)
             .into_iter()
-            .filter(|p| counts_against_quota(p))
+            .filter(|p| counts_against_quota(p) && in_scope(spec, p))
             .collect(),
         services: in_namespace::<Service>(ctx, ns),
         claims: in_namespace::<PersistentVolumeClaim>(ctx, ns),
@@ -292,7 +357,7 @@ async fn reconcile(quota: Arc<ResourceQuota>, ctx: Arc<Context>) -> Result<Actio
         .as_ref()
         .and_then(|s| s.hard.clone())
         .unwrap_or_default();
-    let held = gather(&ctx, &ns);
+    let held = gather(&ctx, &ns, &quota.spec.clone().unwrap_or_default());
     let old = quota.status.clone().unwrap_or_default();
     let old_used = old.used.clone().unwrap_or_default();
     let used: BTreeMap<String, ApiQuantity> = hard

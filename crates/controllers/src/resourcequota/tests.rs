@@ -87,3 +87,46 @@ fn object_counts_storage_and_unknown_resources() {
     );
     assert_eq!(text("count/widgets.example.com"), None);
 }
+
+#[test]
+fn scopes_select_the_pods_a_quota_counts() {
+    let spec =
+        |v: serde_json::Value| -> ResourceQuotaSpec { serde_json::from_value(v).expect("spec") };
+    let best_effort = pod(json!([{"name": "c", "image": "i"}]), json!([]));
+    let burstable = pod(
+        json!([container(json!({"cpu": "100m"}), json!({}))]),
+        json!([]),
+    );
+    let mut deadline = (*burstable).clone();
+    deadline
+        .spec
+        .as_mut()
+        .expect("spec")
+        .active_deadline_seconds = Some(60);
+    deadline.spec.as_mut().expect("spec").priority_class_name = Some("high".into());
+    let scoped = |v: serde_json::Value| {
+        let s = spec(v);
+        [&best_effort, &burstable, &Arc::new(deadline.clone())]
+            .iter()
+            .map(|p| in_scope(&s, p))
+            .collect::<Vec<bool>>()
+    };
+    assert_eq!(scoped(json!({})), [true, true, true]);
+    assert_eq!(
+        scoped(json!({"scopes": ["BestEffort"]})),
+        [true, false, false]
+    );
+    assert_eq!(
+        scoped(json!({"scopes": ["NotBestEffort", "NotTerminating"]})),
+        [false, true, false]
+    );
+    assert_eq!(
+        scoped(json!({"scopes": ["Terminating"]})),
+        [false, false, true]
+    );
+    assert_eq!(
+        scoped(json!({"scopeSelector": {"matchExpressions": [
+            {"scopeName": "PriorityClass", "operator": "In", "values": ["high"]}]}})),
+        [false, false, true]
+    );
+}

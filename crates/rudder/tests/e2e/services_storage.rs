@@ -576,6 +576,30 @@ fn a_quota_counts_pods_and_configmaps() {
         "{}",
         used(&cluster)
     );
+    // A scoped quota counts only the pods in its scope.
+    cluster
+        .kubectl(&[
+            "create",
+            "quota",
+            "besteffort",
+            "-n",
+            "team",
+            "--hard=pods=5",
+            "--scopes=BestEffort",
+        ])
+        .ok();
+    cluster
+        .kubectl(&["run", "c", "-n", "team", "--image=nginx"])
+        .ok();
+    assert!(
+        eventually(WAIT, || {
+            json(&cluster, &["get", "quota", "besteffort", "-n", "team"])["status"]["used"]["pods"]
+                == "1"
+        }),
+        "{}",
+        json(&cluster, &["get", "quota", "besteffort", "-n", "team"])
+    );
+    assert!(eventually(WAIT, || used(&cluster)["used"]["pods"] == "2"));
     let describe = cluster
         .kubectl(&["describe", "quota", "q", "-n", "team"])
         .ok()
