@@ -57,6 +57,10 @@ pub async fn run(ctx: Arc<Context>) {
                 listing(&slice_store, ns, pod.metadata.uid.as_deref())
             })
         })
+        .watches_shared_stream(ctx.informers.get::<Node>().subscribe(), {
+            let slices = slices.store();
+            move |node: Arc<Node>| zone_changed(&slices, &node)
+        })
         .watches_shared_stream(slices.subscribe(), |slice: Arc<EndpointSlice>| {
             let ns = slice.metadata.namespace.clone().unwrap_or_default();
             managed_service(&slice).map(|name| ObjectRef::<Service>::new(&name).within(&ns))
@@ -74,6 +78,25 @@ fn managed_service(slice: &EndpointSlice) -> Option<String> {
     (labels.get(MANAGED_BY).map(String::as_str) == Some(CONTROLLER_NAME))
         .then(|| labels.get(SERVICE_NAME).cloned())
         .flatten()
+}
+
+/// The Services whose slices give endpoints on this node another zone than the node's.
+fn zone_changed(store: &Store<EndpointSlice>, node: &Node) -> Vec<ObjectRef<Service>> {
+    let name = node.metadata.name.as_deref();
+    let zone = node.metadata.labels.as_ref().and_then(|l| l.get(ZONE));
+    store
+        .state()
+        .iter()
+        .filter(|s| {
+            s.endpoints
+                .iter()
+                .any(|e| e.node_name.as_deref() == name && e.zone.as_ref() != zone)
+        })
+        .filter_map(|s| {
+            let ns = s.metadata.namespace.as_deref().unwrap_or_default();
+            managed_service(s).map(|svc| ObjectRef::new(&svc).within(ns))
+        })
+        .collect()
 }
 
 /// The Services of `ns` whose slices list the pod with `uid`.

@@ -181,6 +181,39 @@ spec:
     assert_eq!(slice["ports"][0]["port"], 8080);
     let slice_name = slice["metadata"]["name"].as_str().unwrap().to_string();
 
+    // Endpoints carry their node's zone, and follow it when it changes.
+    cluster
+        .kubectl(&[
+            "label",
+            "node",
+            "sim-node-1",
+            "topology.kubernetes.io/zone=z1",
+        ])
+        .ok();
+    let zone_of_web_1 = || {
+        let slices = json(
+            &cluster,
+            &[
+                "get",
+                "endpointslices",
+                "-l",
+                "kubernetes.io/service-name=web",
+            ],
+        );
+        slices["items"][0]["endpoints"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|e| e["targetRef"]["name"] == "web-1")
+            .map(|e| e["zone"].clone())
+            .unwrap_or(Value::Null)
+    };
+    assert!(
+        eventually(WAIT, || zone_of_web_1() == "z1"),
+        "{}",
+        zone_of_web_1()
+    );
+
     // A pod that stops being ready moves to notReadyAddresses / ready: false.
     cluster
         .kubectl(&[
