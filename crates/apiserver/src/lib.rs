@@ -24,7 +24,6 @@ pub mod cache;
 pub mod discovery;
 pub mod handler;
 pub mod metrics;
-pub mod namespaces;
 pub mod openapi;
 pub mod pki;
 pub mod printers;
@@ -151,7 +150,6 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         metrics: metrics::Metrics::default(),
         address: server_address,
     });
-    tokio::spawn(namespaces::run(store));
     tokio::spawn(serve(listener, TlsAcceptor::from(tls), server.clone()));
     tracing::info!(%address, kubeconfig = %kubeconfig.display(), "API server listening");
     Ok(Running {

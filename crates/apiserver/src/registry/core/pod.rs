@@ -1,7 +1,8 @@
 //! Pods: pod-only defaults (requests from limits, service links, host-network ports, the
 //! `default` service account that upstream's admission assigns), a `Pending` status with the
 //! QoS class on create, and upstream's rule that a pod's spec is immutable except images,
-//! `activeDeadlineSeconds`, added tolerations and removed scheduling gates.
+//! `activeDeadlineSeconds`, added tolerations and removed scheduling gates. On create, the
+//! DefaultTolerationSeconds admission adds 300 s tolerations of unready and unreachable nodes.
 
 use std::collections::BTreeMap;
 
@@ -104,6 +105,40 @@ pub fn compute_qos(spec: &PodSpec) -> &'static str {
         "Guaranteed"
     } else {
         "Burstable"
+    }
+}
+
+/// The taint of a node whose Ready condition is False.
+const NOT_READY_TAINT: &str = "node.kubernetes.io/not-ready";
+
+/// The taint of a node whose kubelet stopped posting status.
+const UNREACHABLE_TAINT: &str = "node.kubernetes.io/unreachable";
+
+/// How long a pod stays on an unready or unreachable node by default
+/// (`--default-not-ready-toleration-seconds`, `--default-unreachable-toleration-seconds`).
+const DEFAULT_TOLERATION_SECONDS: i64 = 300;
+
+/// Upstream's DefaultTolerationSeconds admission plugin: a pod that does not already tolerate
+/// the `NoExecute` not-ready and unreachable taints tolerates each for 300 seconds.
+fn default_toleration_seconds(spec: &mut PodSpec) {
+    let tolerates = |tolerations: &[Toleration], key: &str| {
+        tolerations.iter().any(|t| {
+            let t_key = t.key.as_deref().unwrap_or_default();
+            let effect = t.effect.as_deref().unwrap_or_default();
+            (t_key == key || t_key.is_empty()) && (effect == "NoExecute" || effect.is_empty())
+        })
+    };
+    for key in [NOT_READY_TAINT, UNREACHABLE_TAINT] {
+        let tolerations = spec.tolerations.get_or_insert_with(Vec::new);
+        if !tolerates(tolerations, key) {
+            tolerations.push(Toleration {
+                key: Some(key.to_string()),
+                operator: Some("Exists".to_string()),
+                effect: Some("NoExecute".to_string()),
+                toleration_seconds: Some(DEFAULT_TOLERATION_SECONDS),
+                value: None,
+            });
+        }
     }
 }
 
@@ -260,6 +295,7 @@ impl Strategy for PodStrategy {
         let spec = pod.spec.get_or_insert_with(Default::default);
         // Pod-level resources are an alpha feature in 1.33: dropped.
         spec.resources = None;
+        default_toleration_seconds(spec);
         let mut status = PodStatus {
             phase: Some("Pending".to_string()),
             qos_class: Some(compute_qos(spec).to_string()),
@@ -448,3 +484,6 @@ impl Strategy for PodStrategy {
         errors
     }
 }
+
+#[cfg(test)]
+mod tests;

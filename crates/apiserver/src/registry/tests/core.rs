@@ -385,6 +385,18 @@ fn pod_updates() {
             ],
         ),
     ];
+    // The stored pod carries the tolerations the DefaultTolerationSeconds admission added on
+    // create; an update starts from it.
+    let admitted = |mut p: Value| {
+        if let Some(t) = p["spec"]["tolerations"].as_array_mut() {
+            t.push(json!({"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}));
+            t.push(json!({"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}));
+        }
+        p
+    };
+    let valid = valid.map(admitted);
+    let invalid: Vec<(Value, &[&str])> =
+        invalid.into_iter().map(|(p, e)| (admitted(p), e)).collect();
     test_update(info("", "Pod"), old, &valid, &invalid);
 }
 
