@@ -2,7 +2,10 @@
 //! name listing the selected pods' addresses (ready ones in `addresses`, others in
 //! `notReadyAddresses`) with the ports their `targetPort`s resolve to; deleted with the Service.
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{Arc, Mutex},
+};
 
 use futures::StreamExt;
 use k8s_openapi::{
@@ -46,12 +49,11 @@ pub async fn run(ctx: Arc<Context>) {
     // `component::informer`).
     services.ready().await;
     endpoints.ready().await;
-    let (service_store, endpoints_store) = (services.store(), endpoints.store());
+    let (service_store, pod_store) = (services.store(), pods.store());
+    let mapped = PodServices::default();
     let controller = Controller::for_shared_stream(services.subscribe(), services.store())
         .watches_shared_stream(pods.subscribe(), move |pod: Arc<Pod>| {
-            services_of_pod(&service_store, &pod, |ns| {
-                listed_in(&endpoints_store, ns, pod.metadata.uid.as_deref())
-            })
+            mapped.map(&service_store, &pod_store, &pod)
         })
         .watches_shared_stream(endpoints.subscribe(), |ep: Arc<Endpoints>| {
             Some(service_ref(&ep.metadata))
@@ -67,49 +69,50 @@ fn service_ref(meta: &ObjectMeta) -> ObjectRef<Service> {
         .within(meta.namespace.as_deref().unwrap_or_default())
 }
 
-/// The Services a pod's change may affect: those selecting it now, and those whose objects
-/// (as `listed` tells) still list it, to take it out after a label change.
-pub fn services_of_pod(
-    services: &Store<Service>,
-    pod: &Pod,
-    listed: impl Fn(&str) -> Vec<String>,
-) -> Vec<ObjectRef<Service>> {
-    let ns = pod.metadata.namespace.clone().unwrap_or_default();
-    let labels = pod.metadata.labels.clone().unwrap_or_default();
-    let mut refs: Vec<ObjectRef<Service>> = services
-        .state()
-        .iter()
-        .filter(|s| s.metadata.namespace.as_deref() == Some(&ns))
-        .filter(|s| selector_of(s).is_some_and(|sel| selects(sel, &labels)))
-        .map(|s| ObjectRef::from_obj(&**s))
-        .collect();
-    for name in listed(&ns) {
-        let r = ObjectRef::new(&name).within(&ns);
-        if !refs.contains(&r) {
-            refs.push(r);
-        }
-    }
-    refs
+/// The Services each pod was last mapped to, so that a pod whose labels changed still reaches
+/// the Services it left (upstream compares the old and the new pod; the feed carries only the
+/// new one).
+#[derive(Default)]
+pub struct PodServices {
+    last: Mutex<HashMap<String, Vec<ObjectRef<Service>>>>,
 }
 
-/// The names of the Endpoints objects of `ns` that list the pod with `uid`.
-fn listed_in(store: &Store<Endpoints>, ns: &str, uid: Option<&str>) -> Vec<String> {
-    let Some(uid) = uid else { return Vec::new() };
-    store
-        .state()
-        .iter()
-        .filter(|e| e.metadata.namespace.as_deref() == Some(ns))
-        .filter(|e| {
-            e.subsets.iter().flatten().any(|s| {
-                s.addresses
-                    .iter()
-                    .chain(s.not_ready_addresses.iter())
-                    .flatten()
-                    .any(|a| a.target_ref.as_ref().and_then(|t| t.uid.as_deref()) == Some(uid))
-            })
-        })
-        .filter_map(|e| e.metadata.name.clone())
-        .collect()
+impl PodServices {
+    /// The Services a pod's change may affect: those selecting it now and those that selected
+    /// it before. A pod gone from `pods` (deleted) is forgotten.
+    pub fn map(
+        &self,
+        services: &Store<Service>,
+        pods: &Store<Pod>,
+        pod: &Pod,
+    ) -> Vec<ObjectRef<Service>> {
+        let ns = pod.metadata.namespace.clone().unwrap_or_default();
+        let labels = pod.metadata.labels.clone().unwrap_or_default();
+        let now: Vec<ObjectRef<Service>> = services
+            .state()
+            .iter()
+            .filter(|s| s.metadata.namespace.as_deref() == Some(&ns))
+            .filter(|s| selector_of(s).is_some_and(|sel| selects(sel, &labels)))
+            .map(|s| ObjectRef::from_obj(&**s))
+            .collect();
+        let uid = pod.metadata.uid.clone().unwrap_or_default();
+        let present = pods
+            .get(&ObjectRef::from_obj(pod))
+            .is_some_and(|p| p.metadata.uid == pod.metadata.uid);
+        let mut last = self.last.lock().expect("pod services lock");
+        let before = if present {
+            last.insert(uid, now.clone())
+        } else {
+            last.remove(&uid)
+        };
+        let mut refs = now;
+        for r in before.into_iter().flatten() {
+            if !refs.contains(&r) {
+                refs.push(r);
+            }
+        }
+        refs
+    }
 }
 
 /// The selector a controller acts on: none for Services without one and for ExternalName

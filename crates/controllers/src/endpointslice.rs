@@ -50,12 +50,11 @@ pub async fn run(ctx: Arc<Context>) {
     // before the controller starts, its readiness wait never blocks.
     services.ready().await;
     slices.ready().await;
-    let (service_store, slice_store) = (services.store(), slices.store());
+    let (service_store, pod_store) = (services.store(), pods.store());
+    let mapped = endpoints::PodServices::default();
     let controller = Controller::for_shared_stream(services.subscribe(), services.store())
         .watches_shared_stream(pods.subscribe(), move |pod: Arc<Pod>| {
-            endpoints::services_of_pod(&service_store, &pod, |ns| {
-                listing(&slice_store, ns, pod.metadata.uid.as_deref())
-            })
+            mapped.map(&service_store, &pod_store, &pod)
         })
         .watches_shared_stream(ctx.informers.get::<Node>().subscribe(), {
             let slices = slices.store();
@@ -96,22 +95,6 @@ fn zone_changed(store: &Store<EndpointSlice>, node: &Node) -> Vec<ObjectRef<Serv
             let ns = s.metadata.namespace.as_deref().unwrap_or_default();
             managed_service(s).map(|svc| ObjectRef::new(&svc).within(ns))
         })
-        .collect()
-}
-
-/// The Services of `ns` whose slices list the pod with `uid`.
-fn listing(store: &Store<EndpointSlice>, ns: &str, uid: Option<&str>) -> Vec<String> {
-    let Some(uid) = uid else { return Vec::new() };
-    store
-        .state()
-        .iter()
-        .filter(|s| s.metadata.namespace.as_deref() == Some(ns))
-        .filter(|s| {
-            s.endpoints
-                .iter()
-                .any(|e| e.target_ref.as_ref().and_then(|t| t.uid.as_deref()) == Some(uid))
-        })
-        .filter_map(|s| managed_service(s))
         .collect()
 }
 

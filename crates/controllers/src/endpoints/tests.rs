@@ -112,3 +112,29 @@ fn truncation_keeps_ready_addresses_first() {
         Some(100)
     );
 }
+
+#[test]
+fn a_relabelled_pod_still_reaches_the_service_it_left_once() {
+    use kube::runtime::{reflector, watcher::Event};
+    let (services, mut service_writer) = reflector::store::<Service>();
+    service_writer.apply_watcher_event(&Event::Apply(service(json!(8080), false)));
+    let (pods, mut pod_writer) = reflector::store::<Pod>();
+    let mapped = PodServices::default();
+    let names = |refs: Vec<ObjectRef<Service>>| -> Vec<String> {
+        refs.into_iter().map(|r| r.name).collect()
+    };
+    let web = (*pod("a", Some("10.0.0.1"), true)).clone();
+    pod_writer.apply_watcher_event(&Event::Apply(web.clone()));
+    assert_eq!(names(mapped.map(&services, &pods, &web)), ["web"]);
+    let mut moved = web.clone();
+    moved.metadata.labels = Some([("app".to_string(), "other".to_string())].into());
+    pod_writer.apply_watcher_event(&Event::Apply(moved.clone()));
+    assert_eq!(names(mapped.map(&services, &pods, &moved)), ["web"]);
+    assert!(mapped.map(&services, &pods, &moved).is_empty());
+    // A deleted pod reaches the Services that selected it, then is forgotten.
+    pod_writer.apply_watcher_event(&Event::Apply(web.clone()));
+    mapped.map(&services, &pods, &web);
+    pod_writer.apply_watcher_event(&Event::Delete(web.clone()));
+    assert_eq!(names(mapped.map(&services, &pods, &web)), ["web"]);
+    assert!(mapped.last.lock().expect("lock").is_empty());
+}

@@ -282,6 +282,23 @@ spec:
         .unwrap_or_else(|| panic!("no Endpoints line: {describe}"));
     assert!(line.contains(&format!("{}:8080", ips[2])), "{line}");
 
+    // A pod relabelled out of the selector leaves both.
+    cluster
+        .kubectl(&["label", "pod", "web-0", "app=gone", "--overwrite"])
+        .ok();
+    assert!(
+        eventually(WAIT, || endpoint_ips(&cluster, "web")
+            == (vec![ips[2].clone()], vec![])),
+        "endpoints: {:?}",
+        endpoint_ips(&cluster, "web")
+    );
+    assert!(
+        eventually(WAIT, || slice_ips(&cluster, "web")
+            == (vec![ips[2].clone()], vec![])),
+        "slices: {:?}",
+        slice_ips(&cluster, "web")
+    );
+
     // The Endpoints go with the Service, and the slices with their owner.
     cluster.kubectl(&["delete", "service", "web"]).ok();
     assert!(eventually(WAIT, || {
