@@ -86,6 +86,58 @@ spec:
         .ok()
         .to_string();
     assert!(describe.contains("Completed"), "{describe}");
+    // Counted pods lose the tracking finalizer.
+    assert_eq!(
+        jsonpath(
+            &cluster,
+            &["pods", "-l", "job-name=batch"],
+            "{.items[*].metadata.finalizers}"
+        ),
+        ""
+    );
+    assert_eq!(
+        jsonpath(
+            &cluster,
+            &["job", "batch"],
+            "{.status.uncountedTerminatedPods}"
+        ),
+        "{}"
+    );
+
+    // A running Job's pods hold the finalizer; deleting the Job frees and removes them.
+    apply(
+        &cluster,
+        "long.yaml",
+        r#"
+apiVersion: batch/v1
+kind: Job
+metadata: {name: long}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: c, image: busybox}]
+"#,
+    );
+    assert!(eventually(Duration::from_secs(30), || {
+        jsonpath(
+            &cluster,
+            &["pods", "-l", "job-name=long"],
+            "{.items[*].metadata.finalizers[*]}",
+        ) == "batch.kubernetes.io/job-tracking"
+    }));
+    cluster.kubectl(&["delete", "job", "long"]).ok();
+    assert!(
+        eventually(Duration::from_secs(30), || names(
+            &cluster,
+            &["pods", "-l", "job-name=long"]
+        )
+        .is_empty()),
+        "{}",
+        cluster
+            .kubectl(&["get", "pods", "-l", "job-name=long", "-o", "yaml"])
+            .stdout
+    );
 }
 
 #[test]
