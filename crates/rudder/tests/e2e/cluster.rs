@@ -330,7 +330,7 @@ metadata:
 #[test]
 fn nodes_get_distinct_pod_cidrs() {
     let c = start(&[]);
-    let _nodes = c.simulate_nodes(&["--count", "3"]).unwrap();
+    let mut nodes = c.simulate_nodes(&["--count", "3"]).unwrap();
     let mut seen = HashSet::new();
     for i in 0..3 {
         let name = format!("sim-node-{i}");
@@ -350,6 +350,18 @@ fn nodes_get_distinct_pod_cidrs() {
         seen.insert(cidr);
     }
     assert_eq!(seen.len(), 3, "{seen:?}");
+
+    // A deleted node's heartbeat Lease is collected with it (Node -> Lease).
+    nodes.stop();
+    c.kubectl(&["delete", "node", "sim-node-0"]).ok();
+    assert!(eventually(WAIT, || !exists(
+        &c,
+        &["lease", "-n", "kube-node-lease", "sim-node-0"]
+    )));
+    assert!(exists(
+        &c,
+        &["lease", "-n", "kube-node-lease", "sim-node-1"]
+    ));
 }
 
 #[test]
@@ -487,4 +499,71 @@ fn silent_nodes_become_unknown_are_tainted_and_lose_their_pods() {
     assert_eq!(condition(&kept, "Ready")["status"], "True");
     assert!(taints(&c, "kept-0").is_empty());
     assert!(get(&c, &["pod", "healthy"])["metadata"]["deletionTimestamp"].is_null());
+}
+
+#[test]
+fn a_deployment_replaces_its_pods_from_a_silent_node_on_another() {
+    let c = start(&["--node-monitor-grace-period", GRACE]);
+    // Only node a-0 exists while the Deployment rolls out, so every pod lands there.
+    let mut a = c
+        .simulate_nodes(&["--count", "1", "--prefix", "a"])
+        .unwrap();
+    apply(
+        &c,
+        "web.yaml",
+        r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      tolerations:
+      - {key: node.kubernetes.io/unreachable, operator: Exists, effect: NoExecute, tolerationSeconds: 2}
+      containers: [{name: web, image: nginx}]
+"#,
+    );
+    c.kubectl(&["rollout", "status", "deployment/web", "--timeout=60s"])
+        .ok();
+    let _b = c
+        .simulate_nodes(&["--count", "1", "--prefix", "b"])
+        .unwrap();
+    a.stop();
+    // Live pods (not being deleted), by node.
+    let live = || -> Vec<(String, String)> {
+        get(&c, &["pods", "-l", "app=web"])["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
+            .map(|p| {
+                (
+                    p["spec"]["nodeName"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                    p["status"]["phase"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                )
+            })
+            .collect()
+    };
+    let replaced = eventually(Duration::from_secs(90), || {
+        let pods = live();
+        pods.len() == 2
+            && pods
+                .iter()
+                .all(|(node, phase)| node == "b-0" && phase == "Running")
+    });
+    assert!(replaced, "{:?}", live());
+    c.kubectl(&["rollout", "status", "deployment/web", "--timeout=60s"])
+        .ok();
 }
