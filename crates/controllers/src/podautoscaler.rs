@@ -6,7 +6,11 @@
 //! fails every metric the way upstream fails when the API returns nothing; plugging metrics in
 //! means implementing that one function.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
 use k8s_openapi::{
     api::autoscaling::v2::{
@@ -31,7 +35,35 @@ const SYNC_PERIOD: Duration = Duration::from_secs(15);
 pub async fn run(ctx: Arc<Context>) {
     let hpas = ctx.informers.get::<HorizontalPodAutoscaler>();
     let controller = Controller::for_shared_stream(hpas.subscribe(), hpas.store());
-    crate::drive("podautoscaler", controller, ctx, reconcile).await;
+    let evaluations = Arc::new(Evaluations::default());
+    crate::drive("podautoscaler", controller, ctx, move |hpa, ctx| {
+        reconcile(hpa, ctx, evaluations.clone())
+    })
+    .await;
+}
+
+/// When each autoscaler (by uid) last evaluated its metrics, and at which generation: upstream
+/// evaluates once per sync period, however many updates (its own status writes among them)
+/// the autoscaler sees in between.
+#[derive(Default)]
+struct Evaluations(Mutex<HashMap<String, (Instant, Option<i64>)>>);
+
+impl Evaluations {
+    /// Whether the metrics are due (not evaluated this period at this generation); records
+    /// the evaluation when they are.
+    fn due(&self, uid: &str, generation: Option<i64>) -> bool {
+        let mut last = self.0.lock().expect("evaluations lock");
+        if let Some((at, g)) = last.get(uid)
+            && *g == generation
+            && at.elapsed() < SYNC_PERIOD
+        {
+            return false;
+        }
+        // Autoscalers gone for a while are forgotten.
+        last.retain(|_, (at, _)| at.elapsed() < SYNC_PERIOD * 10);
+        last.insert(uid.to_string(), (Instant::now(), generation));
+        true
+    }
 }
 
 /// Why a metric could not give a replica count: the ScalingActive reason and the error.
@@ -256,7 +288,11 @@ pub fn bounds(current: i32, min: i32, max: i32) -> Option<(i32, &'static str)> {
     }
 }
 
-async fn reconcile(hpa: Arc<HorizontalPodAutoscaler>, ctx: Arc<Context>) -> Result<Action> {
+async fn reconcile(
+    hpa: Arc<HorizontalPodAutoscaler>,
+    ctx: Arc<Context>,
+    evaluations: Arc<Evaluations>,
+) -> Result<Action> {
     if hpa.metadata.deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
@@ -326,7 +362,10 @@ async fn reconcile(hpa: Arc<HorizontalPodAutoscaler>, ctx: Arc<Context>) -> Resu
             "InvalidSelector",
             "the HPA target's scale is missing a selector".into(),
         );
-    } else {
+    } else if evaluations.due(
+        hpa.metadata.uid.as_deref().unwrap_or_default(),
+        hpa.metadata.generation,
+    ) {
         let metrics = spec.metrics.clone().unwrap_or_default();
         match replicas_for_metrics(&metrics, current) {
             Ok((proposal, statuses)) => {

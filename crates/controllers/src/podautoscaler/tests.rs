@@ -71,3 +71,12 @@ fn conditions_keep_their_transition_time_while_unchanged() {
     assert_eq!(conditions[0].last_transition_time, since);
     assert_eq!(conditions[0].reason.as_deref(), Some("SucceededRescale"));
 }
+
+#[test]
+fn metrics_are_evaluated_once_per_period_unless_the_spec_changes() {
+    let e = Evaluations::default();
+    assert!(e.due("hpa", Some(1)));
+    assert!(!e.due("hpa", Some(1)));
+    assert!(e.due("hpa", Some(2)));
+    assert!(e.due("other", Some(2)));
+}
