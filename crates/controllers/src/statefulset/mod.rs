@@ -320,6 +320,11 @@ async fn reconcile(obj: Arc<StatefulSet>, ctx: Arc<Context>) -> Result<Action> {
             }
             Op::Delete(ordinal) => {
                 let pod_name = set.pod_name(ordinal);
+                let condemned = ordinal < plan_spec.start
+                    || ordinal >= plan_spec.start + plan_spec.replicas.max(0);
+                if condemned && let Some(pod) = by_ordinal.get(&ordinal) {
+                    release_claims_on_scale_down(&ctx, &set, pod, ordinal).await?;
+                }
                 match pod_api.delete(&pod_name, &DeleteParams::default()).await {
                     Ok(_) => ctx.recorder.normal(
                         &*obj,
@@ -442,6 +447,58 @@ async fn create_pod(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// With `whenScaled: Delete`, a condemned pod's claims get the pod as owner, so the garbage
+/// collector removes them after the pod (upstream's claim ownership on scale-down).
+async fn release_claims_on_scale_down(
+    ctx: &Context,
+    set: &Set<'_>,
+    pod: &Pod,
+    ordinal: i32,
+) -> Result<()> {
+    let when_scaled = set
+        .spec()
+        .persistent_volume_claim_retention_policy
+        .and_then(|p| p.when_scaled);
+    if when_scaled.as_deref() != Some("Delete") {
+        return Ok(());
+    }
+    let api: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), &set.ns);
+    let store = ctx.informers.get::<PersistentVolumeClaim>().store();
+    let owner = OwnerReference {
+        api_version: "v1".into(),
+        kind: "Pod".into(),
+        name: pod.metadata.name.clone().unwrap_or_default(),
+        uid: pod.metadata.uid.clone().unwrap_or_default(),
+        controller: None,
+        block_owner_deletion: Some(true),
+    };
+    for claim in new_claims(set.obj, ordinal) {
+        let claim_name = claim.metadata.name.unwrap_or_default();
+        let Some(existing) = store.get(&ObjectRef::new(&claim_name).within(&set.ns)) else {
+            continue;
+        };
+        let mut refs = existing
+            .metadata
+            .owner_references
+            .clone()
+            .unwrap_or_default();
+        if refs.iter().any(|r| r.uid == owner.uid) {
+            continue;
+        }
+        refs.push(owner.clone());
+        let patch = json!({"metadata": {"ownerReferences": refs}});
+        match api
+            .patch(&claim_name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 404 => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 /// Adds the set's controller reference to an orphan pod.

@@ -436,6 +436,52 @@ spec:
         .ok()
         .to_string();
     assert!(history.contains('1') && history.contains('2'), "{history}");
+
+    // With whenScaled: Delete the claims of removed ordinals go with their pods.
+    apply(
+        &cluster,
+        "cache.yaml",
+        r#"
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: cache}
+spec:
+  serviceName: cache
+  replicas: 2
+  podManagementPolicy: Parallel
+  persistentVolumeClaimRetentionPolicy: {whenScaled: Delete}
+  selector: {matchLabels: {app: cache}}
+  template:
+    metadata: {labels: {app: cache}}
+    spec:
+      containers: [{name: c, image: cache}]
+  volumeClaimTemplates:
+  - metadata: {name: data}
+    spec:
+      accessModes: [ReadWriteOnce]
+      resources: {requests: {storage: 1Gi}}
+"#,
+    );
+    assert!(eventually(Duration::from_secs(30), || {
+        jsonpath(
+            &cluster,
+            &["statefulset", "cache"],
+            "{.status.readyReplicas}",
+        ) == "2"
+    }));
+    assert_eq!(
+        names(&cluster, &["pvc"]),
+        vec!["data-cache-0", "data-cache-1"]
+    );
+    cluster
+        .kubectl(&["scale", "statefulset", "cache", "--replicas=1"])
+        .ok();
+    assert!(
+        eventually(Duration::from_secs(30), || names(&cluster, &["pvc"])
+            == vec!["data-cache-0"]),
+        "{:?}",
+        names(&cluster, &["pvc"])
+    );
 }
 
 #[test]
