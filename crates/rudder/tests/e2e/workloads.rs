@@ -436,6 +436,25 @@ spec:
         .ok()
         .to_string();
     assert!(history.contains('1') && history.contains('2'), "{history}");
+    // Undo goes back to the first template, whose revision becomes the newest.
+    cluster.kubectl(&["rollout", "undo", "statefulset/db"]).ok();
+    cluster
+        .kubectl(&["rollout", "status", "statefulset/db", "--timeout=60s"])
+        .ok();
+    let images = jsonpath(
+        &cluster,
+        &["pods", "-l", "app=db"],
+        "{.items[*].spec.containers[0].image}",
+    );
+    assert_eq!(images, "db:1 db:1 db:1");
+    assert_eq!(
+        jsonpath(&cluster, &["statefulset", "db"], "{.status.updateRevision}"),
+        first
+    );
+    assert_eq!(
+        jsonpath(&cluster, &["controllerrevision", &first], "{.revision}"),
+        "3"
+    );
 
     // With whenScaled: Delete the claims of removed ordinals go with their pods.
     apply(
