@@ -186,10 +186,9 @@ async fn reconcile(
         return Err(Error::Invalid(format!("no pod CIDR left for node {name}")));
     };
     let cidrs: Vec<String> = cidrs.iter().map(ToString::to_string).collect();
-    let patch = json!({
-        "metadata": {"resourceVersion": node.metadata.resource_version},
-        "spec": {"podCIDR": cidrs[0], "podCIDRs": cidrs},
-    });
+    // Not pinned to the version read: the API server refuses to change a pod CIDR once set,
+    // so a racing writer cannot be overwritten.
+    let patch = json!({"spec": {"podCIDR": cidrs[0], "podCIDRs": cidrs}});
     let api: Api<Node> = Api::all(ctx.client.clone());
     match api
         .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
@@ -199,8 +198,8 @@ async fn reconcile(
             tracing::info!(node = name, ?cidrs, "allocated pod CIDRs");
             Ok(Action::await_change())
         }
-        Err(kube::Error::Api(e)) if e.code == 409 || e.code == 404 => {
-            // The node changed or went: look again with its newer version.
+        Err(kube::Error::Api(e)) if e.code == 404 || e.code == 422 => {
+            // The node went, or got other pod CIDRs meanwhile: look again at what it has.
             allocator.lock().expect("allocator lock").release(&name);
             Ok(Action::await_change())
         }

@@ -499,6 +499,14 @@ fn silent_nodes_become_unknown_are_tainted_and_lose_their_pods() {
     assert_eq!(condition(&kept, "Ready")["status"], "True");
     assert!(taints(&c, "kept-0").is_empty());
     assert!(get(&c, &["pod", "healthy"])["metadata"]["deletionTimestamp"].is_null());
+
+    // Back again, the node posts Ready and its taints go.
+    let _back = c
+        .simulate_nodes(&["--count", "1", "--prefix", "lost"])
+        .unwrap();
+    assert!(eventually(WAIT, || taints(&c, "lost-0").is_empty()));
+    let node = get(&c, &["node", "lost-0"]);
+    assert_eq!(condition(&node, "Ready")["status"], "True");
 }
 
 #[test]
