@@ -11,6 +11,7 @@ pub mod discovery;
 mod graph;
 #[cfg(test)]
 mod tests;
+mod work;
 
 use std::{
     cmp::Reverse,
@@ -20,27 +21,27 @@ use std::{
 };
 
 use futures::StreamExt;
-use k8s_openapi::{
-    api::core::v1::ObjectReference, apimachinery::pkg::apis::meta::v1::OwnerReference,
-};
 use kube::{
     Api, Client,
-    api::{ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions},
+    api::{ApiResource, DynamicObject},
     core::PartialObjectMeta,
     runtime::{WatchStreamExt, watcher},
 };
-use serde_json::json;
 use tokio::{sync::mpsc, time::Instant};
 
 use self::{
     discovery::Served,
-    graph::{FOREGROUND, Graph, Node, ORPHAN, Owner, Verdict},
+    graph::{FOREGROUND, Graph, Node, ORPHAN},
+    work::{Work, Worker},
 };
 use crate::{Context, error_chain};
 
 /// The first delay before acting on an object again after a failure; it doubles up to
 /// [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+
+/// How many objects are acted on at once (upstream's `--concurrent-gc-syncs`).
+const WORKERS: usize = 20;
 
 /// The longest delay between attempts on one object.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -56,7 +57,7 @@ enum Change {
 }
 
 /// Every served kind by (group, kind).
-type Kinds = HashMap<(String, String), Served>;
+pub(crate) type Kinds = HashMap<(String, String), Served>;
 
 /// Runs the garbage collector.
 pub async fn run(ctx: Arc<Context>) {
@@ -80,8 +81,7 @@ pub async fn run(ctx: Arc<Context>) {
         .map(|s| ((s.resource.group.clone(), s.resource.kind.clone()), s))
         .collect();
     let collector = Collector {
-        ctx,
-        kinds,
+        worker: Worker { ctx, kinds },
         graph: Graph::default(),
         queue: Queue::default(),
     };
@@ -144,8 +144,7 @@ impl Queue {
 
 /// The garbage collector's state: the graph and the work queue.
 struct Collector {
-    ctx: Arc<Context>,
-    kinds: Kinds,
+    worker: Worker,
     graph: Graph,
     queue: Queue,
 }
@@ -180,8 +179,32 @@ impl Collector {
                     self.queue.add(uid);
                 }
             }
+            self.work().await;
+        }
+    }
+
+    /// Acts on everything queued, [`WORKERS`] API calls at a time; planning an owner may
+    /// queue its dependents, which are acted on in the next round.
+    async fn work(&mut self) {
+        loop {
+            let mut planned = Vec::new();
             while let Some(uid) = self.queue.pop() {
-                match self.process(&uid).await {
+                match self.plan(&uid) {
+                    Some(work) => planned.push((uid, work)),
+                    None => self.queue.succeeded(&uid),
+                }
+            }
+            if planned.is_empty() {
+                return;
+            }
+            let worker = &self.worker;
+            let done: Vec<(String, Result<(), kube::Error>)> = futures::stream::iter(planned)
+                .map(|(uid, work)| async move { (uid, worker.execute(work).await) })
+                .buffer_unordered(WORKERS)
+                .collect()
+                .await;
+            for (uid, result) in done {
+                match result {
                     Ok(()) => self.queue.succeeded(&uid),
                     Err(error) => {
                         tracing::debug!(%uid, error = %error_chain(&error), "garbage collector: retrying");
@@ -258,13 +281,16 @@ impl Collector {
         0
     }
 
-    /// Acts on one object: as an owner being deleted (foreground/orphan) and as a dependent.
-    async fn process(&mut self, uid: &str) -> Result<(), kube::Error> {
-        let Some(node) = self.graph.get(uid).cloned() else {
-            return Ok(());
-        };
+    /// What to do about one object, as an owner being deleted (foreground/orphan) and as a
+    /// dependent, decided from the graph alone.
+    fn plan(&mut self, uid: &str) -> Option<Work> {
+        let node = self.graph.get(uid)?.clone();
         if node.deleting_with(ORPHAN) {
-            return self.orphan(&node).await;
+            let dependents = self.graph.dependents_of(uid).into_iter().cloned().collect();
+            return Some(Work::Orphan {
+                owner: node,
+                dependents,
+            });
         }
         if node.deleting_with(FOREGROUND) {
             // Each dependent decides for itself (it may have another owner), then the owner
@@ -279,144 +305,30 @@ impl Collector {
             for d in dependents {
                 self.queue.add(d);
             }
-            if !self.graph.blocked(uid) {
-                remove_finalizer(&self.ctx.client, &node, FOREGROUND).await?;
-            }
-            return Ok(());
+            return (!self.graph.blocked(uid)).then_some(Work::Unblock(node));
         }
         if node.deleting || node.owners.is_empty() {
-            return Ok(());
+            return None;
         }
-        let mut owners = Vec::with_capacity(node.owners.len());
-        for reference in &node.owners {
-            let owner = match self.graph.classify(&node, reference) {
-                Owner::Unknown => self.verify(&node, reference).await?,
-                known => known,
-            };
-            owners.push((reference.uid.clone(), owner));
-        }
-        let verdict = graph::verdict(&node, &owners, self.graph.has_dependents(uid));
-        match verdict {
-            Verdict::Keep => Ok(()),
-            Verdict::RemoveOwners(gone) => {
-                let keep: Vec<&OwnerReference> = node
-                    .owners
-                    .iter()
-                    .filter(|r| !gone.contains(&r.uid))
-                    .collect();
-                patch_owners(&self.ctx.client, &node, &keep).await
-            }
-            Verdict::Delete(policy) => {
-                tracing::debug!(
-                    kind = node.resource.kind,
-                    namespace = node.namespace,
-                    name = node.name,
-                    ?policy,
-                    "deleting an object whose owners are gone"
-                );
-                let params = DeleteParams {
-                    propagation_policy: Some(policy),
-                    preconditions: Some(Preconditions {
-                        uid: Some(node.uid.clone()),
-                        resource_version: None,
-                    }),
-                    ..Default::default()
-                };
-                ignore_missing(
-                    api_for(&self.ctx.client, &node)
-                        .delete(&node.name, &params)
-                        .await,
-                )
-            }
-        }
-    }
-
-    /// Removes the references to `owner` from its dependents, then its `orphan` finalizer.
-    async fn orphan(&self, owner: &Node) -> Result<(), kube::Error> {
-        for dep in self.graph.dependents_of(&owner.uid) {
-            let keep: Vec<&OwnerReference> =
-                dep.owners.iter().filter(|r| r.uid != owner.uid).collect();
-            patch_owners(&self.ctx.client, dep, &keep).await?;
-        }
-        remove_finalizer(&self.ctx.client, owner, ORPHAN).await
-    }
-
-    /// Asks the API whether the owner `reference` of `dependent` exists: by its kind and name
-    /// in the dependent's namespace, and with the uid the reference names.
-    async fn verify(
-        &self,
-        dependent: &Node,
-        reference: &OwnerReference,
-    ) -> Result<Owner, kube::Error> {
-        let key = (
-            graph::group_of(&reference.api_version).to_string(),
-            reference.kind.clone(),
-        );
-        let Some(served) = self.kinds.get(&key) else {
-            // A kind the server does not serve cannot be checked; the dependent stays.
-            tracing::debug!(kind = reference.kind, "owner of an unknown kind");
-            return Ok(Owner::Solid);
-        };
-        let api: Api<DynamicObject> = match (&dependent.namespace, served.namespaced) {
-            (_, false) => Api::all_with(self.ctx.client.clone(), &served.resource),
-            (Some(ns), true) => Api::namespaced_with(self.ctx.client.clone(), ns, &served.resource),
-            (None, true) => {
-                // A cluster-scoped object cannot be owned by a namespaced one.
-                self.invalid_namespace(dependent, reference);
-                return Ok(Owner::Dangling);
-            }
-        };
-        let owner =
-            match api.get_metadata_opt(&reference.name).await? {
-                Some(live) if live.metadata.uid.as_deref() == Some(reference.uid.as_str()) => live,
-                _ => {
-                    if self.graph.get(&reference.uid).is_some_and(|o| {
-                        o.namespace.is_some() && o.namespace != dependent.namespace
-                    }) {
-                        self.invalid_namespace(dependent, reference);
-                    }
-                    return Ok(Owner::Dangling);
-                }
-            };
-        let deleting = owner.metadata.deletion_timestamp.is_some();
-        let foreground = owner
-            .metadata
-            .finalizers
+        let owners = node
+            .owners
             .iter()
-            .flatten()
-            .any(|f| f == FOREGROUND);
-        Ok(if deleting && foreground {
-            Owner::Waiting
-        } else {
-            Owner::Solid
+            .map(|r| {
+                let owner = self.graph.classify(&node, r);
+                // The uid names an object in another namespace: worth a warning if the
+                // API confirms the owner is not in the dependent's.
+                let elsewhere = self
+                    .graph
+                    .get(&r.uid)
+                    .is_some_and(|o| o.namespace.is_some() && o.namespace != node.namespace);
+                (r.clone(), owner, elsewhere)
+            })
+            .collect();
+        Some(Work::Dependent {
+            has_dependents: self.graph.has_dependents(uid),
+            node,
+            owners,
         })
-    }
-
-    /// Upstream's warning `OwnerRefInvalidNamespace` on the dependent.
-    fn invalid_namespace(&self, dependent: &Node, reference: &OwnerReference) {
-        let regarding = ObjectReference {
-            api_version: Some(dependent.resource.api_version.clone()),
-            kind: Some(dependent.resource.kind.clone()),
-            name: Some(dependent.name.clone()),
-            namespace: dependent.namespace.clone(),
-            uid: Some(dependent.uid.clone()),
-            ..Default::default()
-        };
-        let message = format!(
-            "ownerRef [{}/{}, namespace: {}, name: {}, uid: {}] does not exist in namespace \"{}\"",
-            reference.api_version,
-            reference.kind,
-            dependent.namespace.as_deref().unwrap_or_default(),
-            reference.name,
-            reference.uid,
-            dependent.namespace.as_deref().unwrap_or_default(),
-        );
-        self.ctx.recorder.record(
-            regarding,
-            component::EventType::Warning,
-            "OwnerRefInvalidNamespace",
-            message,
-        );
     }
 }
 
@@ -478,59 +390,5 @@ async fn watch(client: Client, resource: ApiResource, tx: mpsc::UnboundedSender<
         if !ok {
             return;
         }
-    }
-}
-
-fn api_for(client: &Client, node: &Node) -> Api<DynamicObject> {
-    match &node.namespace {
-        Some(ns) => Api::namespaced_with(client.clone(), ns, &node.resource),
-        None => Api::all_with(client.clone(), &node.resource),
-    }
-}
-
-/// Removes `finalizer` from an object, at the version the graph saw.
-async fn remove_finalizer(
-    client: &Client,
-    node: &Node,
-    finalizer: &str,
-) -> Result<(), kube::Error> {
-    let rest: Vec<&String> = node.finalizers.iter().filter(|f| *f != finalizer).collect();
-    let patch = json!({"metadata": {"finalizers": rest, "resourceVersion": node.resource_version}});
-    write(client, node, &patch).await
-}
-
-/// Sets an object's ownerReferences, removing the field when none remain, at the version the
-/// graph saw.
-async fn patch_owners(
-    client: &Client,
-    node: &Node,
-    refs: &[&OwnerReference],
-) -> Result<(), kube::Error> {
-    let refs = if refs.is_empty() {
-        json!(null)
-    } else {
-        json!(refs)
-    };
-    let patch =
-        json!({"metadata": {"ownerReferences": refs, "resourceVersion": node.resource_version}});
-    write(client, node, &patch).await
-}
-
-/// Writes a merge patch. A conflict means the graph's view is stale; the newer version is on
-/// its way through the watch and will be looked at then.
-async fn write(client: &Client, node: &Node, patch: &serde_json::Value) -> Result<(), kube::Error> {
-    let params = PatchParams::default();
-    ignore_missing(
-        api_for(client, node)
-            .patch(&node.name, &params, &Patch::Merge(patch))
-            .await,
-    )
-}
-
-fn ignore_missing<T>(result: Result<T, kube::Error>) -> Result<(), kube::Error> {
-    match result {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => Ok(()),
-        Err(e) => Err(e),
     }
 }
