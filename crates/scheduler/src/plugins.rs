@@ -9,11 +9,13 @@ use std::{
 use apimachinery::labels::{self, Selector};
 use k8s_openapi::api::core::v1::{
     NodeSelector, NodeSelectorRequirement, PodAffinityTerm, Taint, Toleration,
+    WeightedPodAffinityTerm,
 };
 
 use crate::{
     resources::Resources,
     snapshot::{NodeInfo, PodInfo, Snapshot},
+    volumes::Volumes,
 };
 
 /// Why a node cannot take a pod (upstream's wording).
@@ -39,16 +41,33 @@ pub enum Reason {
     ExistingAntiAffinity,
     /// PodTopologySpread: the spread constraint would be exceeded.
     TopologySpread,
+    /// PodTopologySpread: the node lacks a constraint's topology key.
+    TopologySpreadMissingLabel,
+    /// VolumeBinding: a bound volume's node affinity excludes the node.
+    VolumeNodeAffinity,
+    /// VolumeBinding: no volume for an unbound delayed claim can be used on the node.
+    NoVolumes,
 }
 
 impl Reason {
-    /// Whether evicting pods could remove this reason (resources and ports are freed by
-    /// evicting; the rest are properties of the node or of the pod).
+    /// Whether evicting pods could remove this reason (upstream's Unschedulable as opposed
+    /// to UnschedulableAndUnresolvable).
     pub fn preemption_helps(&self) -> bool {
         matches!(
             self,
-            Reason::Insufficient(_) | Reason::TooManyPods | Reason::Ports
+            Reason::Insufficient(_)
+                | Reason::TooManyPods
+                | Reason::Ports
+                | Reason::PodAntiAffinity
+                | Reason::ExistingAntiAffinity
+                | Reason::TopologySpread
         )
+    }
+
+    /// Whether a pod that failed for this reason may fit once another pod is placed (the
+    /// queue wakes such pods when pods are added, not only when they go).
+    pub fn waits_for_pods(&self) -> bool {
+        matches!(self, Reason::PodAffinity | Reason::TopologySpread)
     }
 }
 
@@ -72,6 +91,13 @@ impl fmt::Display for Reason {
             }
             Reason::TopologySpread => {
                 f.write_str("node(s) didn't match pod topology spread constraints")
+            }
+            Reason::TopologySpreadMissingLabel => f.write_str(
+                "node(s) didn't match pod topology spread constraints (missing required label)",
+            ),
+            Reason::VolumeNodeAffinity => f.write_str("node(s) had volume node affinity conflict"),
+            Reason::NoVolumes => {
+                f.write_str("node(s) didn't find available persistent volumes to bind")
             }
         }
     }
@@ -124,6 +150,92 @@ struct Spread {
     hard: bool,
 }
 
+/// The weights of the score plugins in upstream's default profile.
+mod weight {
+    pub const TAINT_TOLERATION: i64 = 3;
+    pub const NODE_AFFINITY: i64 = 2;
+    pub const POD_TOPOLOGY_SPREAD: i64 = 2;
+    pub const INTER_POD_AFFINITY: i64 = 2;
+    pub const NODE_RESOURCES_FIT: i64 = 1;
+    pub const BALANCED_ALLOCATION: i64 = 1;
+}
+
+/// The highest score a plugin gives a node (upstream's `MaxNodeScore`).
+const MAX_NODE_SCORE: i64 = 100;
+
+/// One feasible node's raw scores, before normalisation across the feasible nodes.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Scores {
+    /// NodeResourcesFit (LeastAllocated), already 0..=100.
+    pub fit: i64,
+    /// NodeResourcesBalancedAllocation, already 0..=100.
+    pub balanced: i64,
+    /// NodeAffinity: the summed weights of the matching preferred terms.
+    pub node_affinity: i64,
+    /// TaintToleration: how many PreferNoSchedule taints the pod does not tolerate.
+    pub taints: i64,
+    /// InterPodAffinity: preferred affinity minus preferred anti-affinity weights.
+    pub pod_affinity: i64,
+    /// PodTopologySpread: matching pods in the node's domains (fewer is better).
+    pub spread: f64,
+}
+
+/// Upstream's `DefaultNormalizeScore`: scale to 0..=100 by the maximum, reversed if asked.
+fn normalize(values: &[i64], reverse: bool) -> Vec<i64> {
+    let max = values.iter().copied().max().unwrap_or(0);
+    values
+        .iter()
+        .map(|v| {
+            if max == 0 {
+                if reverse { MAX_NODE_SCORE } else { 0 }
+            } else {
+                let s = MAX_NODE_SCORE * v / max;
+                if reverse { MAX_NODE_SCORE - s } else { s }
+            }
+        })
+        .collect()
+}
+
+/// Normalises each plugin's scores across the feasible nodes and returns each node's
+/// weighted sum, as upstream's framework does.
+pub fn total(scores: &[Scores]) -> Vec<i64> {
+    let node_affinity = normalize(
+        &scores.iter().map(|s| s.node_affinity).collect::<Vec<_>>(),
+        false,
+    );
+    let taints = normalize(&scores.iter().map(|s| s.taints).collect::<Vec<_>>(), true);
+    // InterPodAffinity scales from the minimum to the maximum.
+    let (min, max) = scores.iter().fold((i64::MAX, i64::MIN), |(lo, hi), s| {
+        (lo.min(s.pod_affinity), hi.max(s.pod_affinity))
+    });
+    // PodTopologySpread: fewer matching pods is better, relative to the best and worst.
+    let (spread_min, spread_max) = scores.iter().fold((f64::MAX, 0f64), |(lo, hi), s| {
+        (lo.min(s.spread), hi.max(s.spread))
+    });
+    scores
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let pod_affinity = if max > min {
+                MAX_NODE_SCORE * (s.pod_affinity - min) / (max - min)
+            } else {
+                0
+            };
+            let spread = if spread_max <= 0.0 {
+                MAX_NODE_SCORE
+            } else {
+                (MAX_NODE_SCORE as f64 * (spread_max + spread_min - s.spread) / spread_max) as i64
+            };
+            weight::NODE_RESOURCES_FIT * s.fit
+                + weight::BALANCED_ALLOCATION * s.balanced
+                + weight::NODE_AFFINITY * node_affinity[i]
+                + weight::TAINT_TOLERATION * taints[i]
+                + weight::INTER_POD_AFFINITY * pod_affinity
+                + weight::POD_TOPOLOGY_SPREAD * spread
+        })
+        .collect()
+}
+
 /// Everything about the pod being scheduled that the plugins need, computed once.
 pub struct Query {
     /// The pod.
@@ -137,21 +249,36 @@ pub struct Query {
     preferred_affinity: Vec<Term>,
     preferred_anti_affinity: Vec<Term>,
     spreads: Vec<Spread>,
+    /// The pod's volumes as VolumeBinding sees them.
+    volumes: Volumes,
     /// Topology domains (key, value) holding pods that match each affinity term.
     affinity_domains: Vec<HashSet<String>>,
     /// Per anti-affinity term, the domains holding matching pods.
     anti_domains: Vec<HashSet<String>>,
     /// Domains (key=value) where existing pods' anti-affinity forbids this pod.
     forbidden_domains: HashSet<(String, String)>,
-    /// Per spread constraint: matching pods per domain value, and the minimum.
+    /// Per spread constraint: matching pods per domain value, and the minimum over the
+    /// domains of eligible nodes.
     spread_counts: Vec<(HashMap<String, i64>, i64)>,
-    /// Pods of the same controller per node (spreading score).
+    /// Per preferred (anti-)affinity term, matching pods per domain value.
+    preferred_counts: Vec<HashMap<String, i64>>,
+    preferred_anti_counts: Vec<HashMap<String, i64>>,
+    /// Pods of the same controller per node (upstream's default spreading constraint on
+    /// the hostname for pods of a ReplicaSet, StatefulSet or ReplicationController).
     siblings: HashMap<String, i64>,
+    /// Room kept on each node for nominated pods of at least this pod's priority: the
+    /// resources and the pod count.
+    nominated: HashMap<String, (Resources, i64)>,
 }
 
 impl Query {
-    /// Prepares the plugins' view of `info` against the snapshot.
+    /// Prepares the plugins' view of `info` (its priority resolved) against the snapshot.
     pub fn new(info: PodInfo, snapshot: &Snapshot) -> Query {
+        Query::with_volumes(info, snapshot, Volumes::default())
+    }
+
+    /// As [`Query::new`], with the pod's claims resolved by the caller.
+    pub fn with_volumes(info: PodInfo, snapshot: &Snapshot, volumes: Volumes) -> Query {
         let spec = info.pod.spec.clone().unwrap_or_default();
         let ns = info.namespace().to_string();
         let affinity = spec.affinity.clone().unwrap_or_default();
@@ -164,7 +291,7 @@ impl Query {
                 .filter_map(|t| Term::parse(&t, &ns, 1))
                 .collect()
         };
-        let weighted = |list: Option<Vec<k8s_openapi::api::core::v1::WeightedPodAffinityTerm>>| {
+        let weighted = |list: Option<Vec<WeightedPodAffinityTerm>>| {
             list.into_iter()
                 .flatten()
                 .filter_map(|w| Term::parse(&w.pod_affinity_term, &ns, w.weight))
@@ -208,19 +335,39 @@ impl Query {
                     })
                 })
                 .collect(),
+            volumes,
             affinity_domains: Vec::new(),
             anti_domains: Vec::new(),
             forbidden_domains: HashSet::new(),
             spread_counts: Vec::new(),
+            preferred_counts: Vec::new(),
+            preferred_anti_counts: Vec::new(),
             siblings: HashMap::new(),
+            nominated: HashMap::new(),
             info,
         };
         q.index(snapshot);
         q
     }
 
+    /// The message of a failure before any node is looked at (upstream's PreFilter
+    /// statuses), e.g. an unbound immediate claim.
+    pub fn prefilter(&self) -> Option<&str> {
+        self.volumes.error.as_deref()
+    }
+
+    /// The pod's volumes.
+    pub fn volumes(&self) -> &Volumes {
+        &self.volumes
+    }
+
     /// Walks the placed pods once for whatever the pod's terms need.
     fn index(&mut self, snapshot: &Snapshot) {
+        for (node, p) in snapshot.nominated_before(self.info.uid(), self.info.priority) {
+            let room = self.nominated.entry(node.to_string()).or_default();
+            room.0.add(&p.requests);
+            room.1 += 1;
+        }
         for (node, pod) in snapshot.anti_affinity_pods() {
             let spec = pod.pod.spec.as_ref();
             let terms = spec
@@ -240,7 +387,9 @@ impl Query {
                 }
             }
         }
-        if let Some(siblings) = self.info.owner().and_then(|o| snapshot.siblings(o)) {
+        if self.spreads.is_empty()
+            && let Some(siblings) = self.info.owner().and_then(|o| snapshot.siblings(o))
+        {
             self.siblings = siblings.clone();
         }
         let needs_walk = !self.affinity.is_empty()
@@ -253,6 +402,8 @@ impl Query {
         }
         self.affinity_domains = vec![HashSet::new(); self.affinity.len()];
         self.anti_domains = vec![HashSet::new(); self.anti_affinity.len()];
+        self.preferred_counts = vec![HashMap::new(); self.preferred_affinity.len()];
+        self.preferred_anti_counts = vec![HashMap::new(); self.preferred_anti_affinity.len()];
         self.spread_counts = self
             .spreads
             .iter()
@@ -269,22 +420,34 @@ impl Query {
             .collect();
         for (node, pod) in snapshot.pods() {
             let labels = node.labels();
-            for (i, t) in self.affinity.iter().enumerate() {
-                if t.matches(pod)
-                    && let Some(v) = labels.get(&t.topology_key)
-                {
-                    self.affinity_domains[i].insert(v.clone());
+            let domains = |terms: &[Term], sets: &mut [HashSet<String>]| {
+                for (i, t) in terms.iter().enumerate() {
+                    if let Some(v) = labels.get(&t.topology_key)
+                        && t.matches(pod)
+                    {
+                        sets[i].insert(v.clone());
+                    }
                 }
-            }
-            for (i, t) in self.anti_affinity.iter().enumerate() {
-                if t.matches(pod)
-                    && let Some(v) = labels.get(&t.topology_key)
-                {
-                    self.anti_domains[i].insert(v.clone());
+            };
+            domains(&self.affinity, &mut self.affinity_domains);
+            domains(&self.anti_affinity, &mut self.anti_domains);
+            let counts = |terms: &[Term], maps: &mut [HashMap<String, i64>]| {
+                for (i, t) in terms.iter().enumerate() {
+                    if let Some(v) = labels.get(&t.topology_key)
+                        && t.matches(pod)
+                    {
+                        *maps[i].entry(v.clone()).or_default() += 1;
+                    }
                 }
-            }
+            };
+            counts(&self.preferred_affinity, &mut self.preferred_counts);
+            counts(
+                &self.preferred_anti_affinity,
+                &mut self.preferred_anti_counts,
+            );
             for (i, s) in self.spreads.iter().enumerate() {
                 if pod.namespace() == self.info.namespace()
+                    && !pod.terminating()
                     && s.selector.matches(pod.labels())
                     && let Some(count) = labels
                         .get(&s.topology_key)
@@ -316,34 +479,22 @@ impl Query {
                 .is_none_or(|sel| node_selector_matches(sel, node))
     }
 
-    /// Runs the filters in upstream's order (NodeUnschedulable, TaintToleration, NodeAffinity,
-    /// NodePorts, NodeResourcesFit, InterPodAffinity/PodTopologySpread); the first failing
-    /// plugin gives the reasons.
+    /// Runs the filters in upstream's order (NodeUnschedulable, TaintToleration,
+    /// NodeAffinity, NodePorts, NodeResourcesFit, VolumeBinding, PodTopologySpread,
+    /// InterPodAffinity); the first failing plugin gives the reasons.
     pub fn filter(&self, node: &NodeInfo) -> Result<(), Vec<Reason>> {
-        let Some(n) = node.node.as_ref() else {
+        if node.node.is_none() {
             return Err(vec![Reason::NodeAffinity]);
-        };
-        let spec = n.spec.as_ref();
-        if spec.and_then(|s| s.unschedulable).unwrap_or(false) {
-            let cordon = Taint {
-                key: "node.kubernetes.io/unschedulable".into(),
-                effect: "NoSchedule".into(),
-                ..Default::default()
-            };
-            if !self.tolerates(&cordon) {
-                return Err(vec![Reason::Unschedulable]);
-            }
         }
-        for taint in spec.and_then(|s| s.taints.as_deref()).unwrap_or(&[]) {
-            if (taint.effect == "NoSchedule" || taint.effect == "NoExecute")
-                && !self.tolerates(taint)
-            {
-                return Err(vec![Reason::Taint(format!(
-                    "{{{}: {}}}",
-                    taint.key,
-                    taint.value.as_deref().unwrap_or("")
-                ))]);
-            }
+        if node.unschedulable && !self.tolerates(&CORDON) {
+            return Err(vec![Reason::Unschedulable]);
+        }
+        if let Some(taint) = node.hard_taints.iter().find(|t| !self.tolerates(t)) {
+            return Err(vec![Reason::Taint(format!(
+                "{{{}: {}}}",
+                taint.key,
+                taint.value.as_deref().unwrap_or("")
+            ))]);
         }
         if !self.node_affinity_ok(node) {
             return Err(vec![Reason::NodeAffinity]);
@@ -351,11 +502,31 @@ impl Query {
         if !self.info.ports.is_empty() && self.info.ports.iter().any(|p| port_conflict(p, node)) {
             return Err(vec![Reason::Ports]);
         }
-        let fit = fit(&self.info.requests, node, 1);
+        let fit = fit(&self.info.requests, node, self.nominated.get(node.name()));
         if !fit.is_empty() {
             return Err(fit);
         }
+        self.volumes.filter(node)?;
+        self.filter_spread(node)?;
         self.filter_pod_affinity(node).map_err(|r| vec![r])
+    }
+
+    fn filter_spread(&self, node: &NodeInfo) -> Result<(), Vec<Reason>> {
+        let labels = node.labels();
+        for (i, s) in self.spreads.iter().enumerate() {
+            if !s.hard {
+                continue;
+            }
+            let Some(value) = labels.get(&s.topology_key) else {
+                return Err(vec![Reason::TopologySpreadMissingLabel]);
+            };
+            let (counts, min) = &self.spread_counts[i];
+            let here = counts.get(value).copied().unwrap_or(0);
+            if here + 1 - min > s.max_skew {
+                return Err(vec![Reason::TopologySpread]);
+            }
+        }
+        Ok(())
     }
 
     fn filter_pod_affinity(&self, node: &NodeInfo) -> Result<(), Reason> {
@@ -385,104 +556,135 @@ impl Query {
         {
             return Err(Reason::ExistingAntiAffinity);
         }
-        for (i, s) in self.spreads.iter().enumerate() {
-            if !s.hard {
-                continue;
-            }
-            let Some(value) = labels.get(&s.topology_key) else {
-                return Err(Reason::TopologySpread);
-            };
-            let (counts, min) = &self.spread_counts[i];
-            let here = counts.get(value).copied().unwrap_or(0);
-            if here + 1 - min > s.max_skew {
-                return Err(Reason::TopologySpread);
-            }
-        }
         Ok(())
     }
 
-    /// Scores a feasible node (higher is better): LeastAllocated, BalancedAllocation,
-    /// preferred node and pod affinity, PreferNoSchedule taints and spreading of siblings.
-    pub fn score(&self, node: &NodeInfo) -> i64 {
+    /// A feasible node's raw scores (see [`total`] for how they combine).
+    pub fn score(&self, node: &NodeInfo) -> Scores {
         let alloc = &node.allocatable;
-        let mut requested = node.requested.clone();
-        requested.add(&self.info.requests);
-        let share = |req: i64, cap: i64| {
+        // LeastAllocated over the non-zero requests of cpu and memory, weighted 1 each.
+        let least = |requested: i64, capacity: i64| {
+            if capacity <= 0 || requested > capacity {
+                0
+            } else {
+                (capacity - requested) * MAX_NODE_SCORE / capacity
+            }
+        };
+        let cpu = node.non_zero_requested.0 + self.info.non_zero.0;
+        let memory = node.non_zero_requested.1 + self.info.non_zero.1;
+        let fit = (least(cpu, alloc.milli_cpu) + least(memory, alloc.memory)) / 2;
+        // BalancedAllocation over the actual requests: 1 - the standard deviation of the
+        // cpu and memory fractions.
+        let fraction = |req: i64, cap: i64| {
             if cap <= 0 {
                 1.0
             } else {
                 (req as f64 / cap as f64).min(1.0)
             }
         };
-        let cpu = share(requested.milli_cpu, alloc.milli_cpu);
-        let mem = share(requested.memory, alloc.memory);
-        let least = ((1.0 - cpu) * 50.0 + (1.0 - mem) * 50.0) as i64;
-        let balanced = ((1.0 - (cpu - mem).abs()) * 100.0) as i64;
-        let labels = node.labels();
-        let preferred_total: i32 = self.preferred.iter().map(|(w, _)| *w).sum();
-        let preferred = if preferred_total > 0 {
-            let matched: i32 = self
-                .preferred
-                .iter()
-                .filter(|(_, sel)| node_selector_matches(sel, node))
-                .map(|(w, _)| *w)
-                .sum();
-            100 * matched as i64 / preferred_total as i64
-        } else {
-            0
-        };
-        let mut pod_affinity = 0i64;
-        for t in &self.preferred_affinity {
-            if let Some(v) = labels.get(&t.topology_key)
-                && self.domain_has_match(t, v, node)
-            {
-                pod_affinity += t.weight as i64;
-            }
-        }
-        for t in &self.preferred_anti_affinity {
-            if let Some(v) = labels.get(&t.topology_key)
-                && self.domain_has_match(t, v, node)
-            {
-                pod_affinity -= t.weight as i64;
-            }
-        }
-        let untolerated_soft = node
-            .node
-            .as_ref()
-            .and_then(|n| n.spec.as_ref())
-            .and_then(|s| s.taints.as_deref())
-            .unwrap_or(&[])
+        let cpu_fraction = fraction(
+            node.requested.milli_cpu + self.info.requests.milli_cpu,
+            alloc.milli_cpu,
+        );
+        let memory_fraction = fraction(
+            node.requested.memory + self.info.requests.memory,
+            alloc.memory,
+        );
+        let std = (cpu_fraction - memory_fraction).abs() / 2.0;
+        let balanced = ((1.0 - std) * MAX_NODE_SCORE as f64) as i64;
+        let node_affinity = self
+            .preferred
             .iter()
-            .filter(|t| t.effect == "PreferNoSchedule" && !self.tolerates(t))
+            .filter(|(_, sel)| node_selector_matches(sel, node))
+            .map(|(w, _)| *w as i64)
+            .sum();
+        let taints = node
+            .soft_taints
+            .iter()
+            .filter(|t| !self.tolerates(t))
             .count() as i64;
-        let siblings = self.siblings.get(node.name()).copied().unwrap_or(0);
-        let spread = 100 / (1 + siblings);
-        least + balanced + preferred + pod_affinity - 100 * untolerated_soft + 2 * spread
+        let labels = node.labels();
+        let weighted = |terms: &[Term], counts: &[HashMap<String, i64>]| -> i64 {
+            terms
+                .iter()
+                .zip(counts)
+                .filter_map(|(t, c)| Some(t.weight as i64 * c.get(labels.get(&t.topology_key)?)?))
+                .sum()
+        };
+        let pod_affinity = weighted(&self.preferred_affinity, &self.preferred_counts)
+            - weighted(&self.preferred_anti_affinity, &self.preferred_anti_counts);
+        Scores {
+            fit,
+            balanced,
+            node_affinity,
+            taints,
+            pod_affinity,
+            spread: self.spread_score(node),
+        }
     }
 
-    /// Whether the topology domain `value` (of `node`) holds a pod matching `term`; only the
-    /// node itself is checked for non-hostname keys, which keeps scoring cheap.
-    fn domain_has_match(&self, term: &Term, _value: &str, node: &NodeInfo) -> bool {
-        node.pods.values().any(|p| term.matches(p))
+    /// PodTopologySpread's raw score: per soft constraint, matching pods in the node's
+    /// domain weighted by log(domains + 2), plus maxSkew - 1; without constraints, the
+    /// default hostname constraint (maxSkew 3) over the pod's siblings.
+    fn spread_score(&self, node: &NodeInfo) -> f64 {
+        if self.spreads.is_empty() {
+            let siblings = self.siblings.get(node.name()).copied().unwrap_or(0);
+            return siblings as f64 * (self.siblings.len() as f64 + 2.0).ln() + 2.0;
+        }
+        let labels = node.labels();
+        self.spreads
+            .iter()
+            .zip(&self.spread_counts)
+            .filter(|(s, _)| !s.hard)
+            .map(|(s, (counts, _))| {
+                let here = labels
+                    .get(&s.topology_key)
+                    .and_then(|d| counts.get(d))
+                    .copied()
+                    .unwrap_or(0);
+                here as f64 * (counts.len() as f64 + 2.0).ln() + (s.max_skew - 1) as f64
+            })
+            .sum()
     }
 }
 
-/// The reasons the node's free resources don't hold `requests` (`pods` more pods).
-pub fn fit(requests: &Resources, node: &NodeInfo, pods: i64) -> Vec<Reason> {
+/// The taint a cordoned node counts as having (upstream's NodeUnschedulable plugin lets
+/// pods that tolerate it through).
+static CORDON: std::sync::LazyLock<Taint> = std::sync::LazyLock::new(|| Taint {
+    key: "node.kubernetes.io/unschedulable".into(),
+    effect: "NoSchedule".into(),
+    ..Default::default()
+});
+
+/// The reasons the node's free resources don't hold `requests`, with room kept for
+/// nominated pods (`reserved`: resources and pod count).
+pub fn fit(
+    requests: &Resources,
+    node: &NodeInfo,
+    reserved: Option<&(Resources, i64)>,
+) -> Vec<Reason> {
     let mut reasons = Vec::new();
-    if node.pods.len() as i64 + pods > node.allowed_pods {
+    let (kept, kept_pods) = match reserved {
+        Some((r, n)) => (Some(r), *n),
+        None => (None, 0),
+    };
+    if node.pods.len() as i64 + kept_pods + 1 > node.allowed_pods {
         reasons.push(Reason::TooManyPods);
     }
     let alloc = &node.allocatable;
     let used = &node.requested;
-    if requests.milli_cpu > 0 && used.milli_cpu + requests.milli_cpu > alloc.milli_cpu {
+    let kept_of = |f: fn(&Resources) -> i64| kept.map(f).unwrap_or(0);
+    if requests.milli_cpu > 0
+        && used.milli_cpu + kept_of(|r| r.milli_cpu) + requests.milli_cpu > alloc.milli_cpu
+    {
         reasons.push(Reason::Insufficient("cpu".into()));
     }
-    if requests.memory > 0 && used.memory + requests.memory > alloc.memory {
+    if requests.memory > 0 && used.memory + kept_of(|r| r.memory) + requests.memory > alloc.memory {
         reasons.push(Reason::Insufficient("memory".into()));
     }
     if requests.ephemeral_storage > 0
-        && used.ephemeral_storage + requests.ephemeral_storage > alloc.ephemeral_storage
+        && used.ephemeral_storage + kept_of(|r| r.ephemeral_storage) + requests.ephemeral_storage
+            > alloc.ephemeral_storage
     {
         reasons.push(Reason::Insufficient("ephemeral-storage".into()));
     }
@@ -491,7 +693,8 @@ pub fn fit(requests: &Resources, node: &NodeInfo, pods: i64) -> Vec<Reason> {
             continue;
         }
         let have = alloc.scalar.get(name).copied().unwrap_or(0);
-        let taken = used.scalar.get(name).copied().unwrap_or(0);
+        let taken = used.scalar.get(name).copied().unwrap_or(0)
+            + kept.and_then(|k| k.scalar.get(name)).copied().unwrap_or(0);
         if taken + want > have {
             reasons.push(Reason::Insufficient(name.clone()));
         }
@@ -572,21 +775,35 @@ fn requirement_matches(r: &NodeSelectorRequirement, value: Option<&str>) -> bool
     }
 }
 
+/// The message when the cluster has no node at all (upstream's `ErrNoNodesAvailable`).
+pub const NO_NODES: &str = "no nodes available to schedule pods";
+
 /// Upstream's FitError message: "0/3 nodes are available: 1 Insufficient cpu, 2 node(s) had
-/// untolerated taint {k: v}. preemption: ...".
-pub fn fit_error(nodes: usize, reasons: &HashMap<Reason, usize>, preemption: &str) -> String {
-    let mut counted: Vec<String> = reasons.iter().map(|(r, n)| format!("{n} {r}")).collect();
-    // Upstream sorts the "<count> <reason>" strings themselves.
-    counted.sort();
-    let mut message = format!("0/{nodes} nodes are available");
-    if !counted.is_empty() {
-        message.push_str(": ");
-        message.push_str(&counted.join(", "));
+/// untolerated taint {k: v}. preemption: ...". `prefilter` is a failure before any node was
+/// looked at (then no per-node reasons exist); `postfilter` is the preemption's message.
+pub fn fit_error(
+    nodes: usize,
+    prefilter: Option<&str>,
+    reasons: &HashMap<Reason, usize>,
+    postfilter: &str,
+) -> String {
+    if nodes == 0 {
+        return NO_NODES.to_string();
     }
-    message.push('.');
-    if !preemption.is_empty() {
-        message.push_str(" preemption: ");
-        message.push_str(preemption);
+    let mut message = format!("0/{nodes} nodes are available:");
+    if let Some(pre) = prefilter {
+        message.push_str(&format!(" {pre}."));
+    } else {
+        let mut counted: Vec<String> = reasons.iter().map(|(r, n)| format!("{n} {r}")).collect();
+        // Upstream sorts the "<count> <reason>" strings themselves.
+        counted.sort();
+        if !counted.is_empty() {
+            message.push_str(&format!(" {}.", counted.join(", ")));
+        }
+    }
+    if !postfilter.is_empty() {
+        message.push(' ');
+        message.push_str(postfilter);
     }
     message
 }

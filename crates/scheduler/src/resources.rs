@@ -125,6 +125,59 @@ pub fn pod_requests(pod: &Pod) -> Resources {
     sum
 }
 
+/// The CPU (milli-cores) a container counts for when scoring if it requests none
+/// (upstream's `DefaultMilliCPURequest`).
+pub const DEFAULT_MILLI_CPU: i64 = 100;
+/// The memory a container counts for when scoring if it requests none (upstream's
+/// `DefaultMemoryRequest`, 200 MiB).
+pub const DEFAULT_MEMORY: i64 = 200 * 1024 * 1024;
+
+/// The CPU and memory a pod counts for when scoring (upstream's non-zero requests): as
+/// [`pod_requests`], with every container that requests no CPU or memory counting for the
+/// defaults, so that best-effort pods still spread.
+pub fn non_zero_requests(pod: &Pod) -> (i64, i64) {
+    let Some(spec) = pod.spec.as_ref() else {
+        return (0, 0);
+    };
+    let non_zero = |c: &Container| {
+        let r = container_requests(c);
+        (
+            if r.milli_cpu == 0 {
+                DEFAULT_MILLI_CPU
+            } else {
+                r.milli_cpu
+            },
+            if r.memory == 0 {
+                DEFAULT_MEMORY
+            } else {
+                r.memory
+            },
+        )
+    };
+    let (mut cpu, mut memory) = (0, 0);
+    for c in &spec.containers {
+        let (c, m) = non_zero(c);
+        cpu += c;
+        memory += m;
+    }
+    let (mut init_cpu, mut init_memory) = (0, 0);
+    for c in spec.init_containers.iter().flatten() {
+        let (c_cpu, c_memory) = non_zero(c);
+        if c.restart_policy.as_deref() == Some("Always") {
+            cpu += c_cpu;
+            memory += c_memory;
+        } else {
+            init_cpu = init_cpu.max(c_cpu);
+            init_memory = init_memory.max(c_memory);
+        }
+    }
+    let overhead = Resources::from_list(spec.overhead.as_ref());
+    (
+        cpu.max(init_cpu) + overhead.milli_cpu,
+        memory.max(init_memory) + overhead.memory,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,5 +213,19 @@ mod tests {
             ],
         }));
         assert_eq!(pod_requests(&p).milli_cpu, 300);
+    }
+
+    #[test]
+    fn scoring_counts_defaults_for_containers_without_requests() {
+        let p = pod(json!({
+            "containers": [
+                {"name": "a"},
+                {"name": "b", "resources": {"requests": {"cpu": "1", "memory": "1Gi"}}},
+            ],
+        }));
+        assert_eq!(
+            non_zero_requests(&p),
+            (1100, 1024 * 1024 * 1024 + DEFAULT_MEMORY)
+        );
     }
 }

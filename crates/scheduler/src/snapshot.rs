@@ -7,9 +7,9 @@ use std::{
     sync::Arc,
 };
 
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Node, Pod, Taint};
 
-use crate::resources::{Resources, pod_requests};
+use crate::resources::{Resources, non_zero_requests, pod_requests};
 
 /// A host port a pod uses: (protocol, port, host IP).
 pub type HostPort = (String, i32, String);
@@ -21,18 +21,40 @@ pub struct PodInfo {
     pub pod: Arc<Pod>,
     /// What it requests.
     pub requests: Resources,
+    /// The CPU and memory it counts for when scoring (defaults for containers without).
+    pub non_zero: (i64, i64),
     /// The host ports it uses.
     pub ports: Vec<HostPort>,
+    /// Its priority: `spec.priority`, or resolved from its PriorityClass by the scheduler.
+    pub priority: i32,
 }
 
 impl PodInfo {
-    /// Accounts for `pod`.
+    /// Accounts for `pod` at its `spec.priority` (0 when unset).
     pub fn new(pod: Arc<Pod>) -> PodInfo {
+        let priority = pod.spec.as_ref().and_then(|s| s.priority).unwrap_or(0);
+        PodInfo::with_priority(pod, priority)
+    }
+
+    /// Accounts for `pod` at a priority resolved by the caller.
+    pub fn with_priority(pod: Arc<Pod>, priority: i32) -> PodInfo {
         PodInfo {
             requests: pod_requests(&pod),
+            non_zero: non_zero_requests(&pod),
             ports: host_ports(&pod),
+            priority,
             pod,
         }
+    }
+
+    /// The pod's uid.
+    pub fn uid(&self) -> &str {
+        self.pod.metadata.uid.as_deref().unwrap_or("")
+    }
+
+    /// Whether the pod is being deleted.
+    pub fn terminating(&self) -> bool {
+        self.pod.metadata.deletion_timestamp.is_some()
     }
 
     /// The pod's labels.
@@ -57,9 +79,9 @@ impl PodInfo {
             .map(|r| r.uid.as_str())
     }
 
-    /// The pod's priority (as set by the API server or resolved by the scheduler).
+    /// The pod's priority.
     pub fn priority(&self) -> i32 {
-        self.pod.spec.as_ref().and_then(|s| s.priority).unwrap_or(0)
+        self.priority
     }
 }
 
@@ -83,7 +105,7 @@ pub fn host_ports(pod: &Pod) -> Vec<HostPort> {
 }
 
 /// A node and what is placed on it.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct NodeInfo {
     /// The node, once seen (pods may be seen first).
     pub node: Option<Arc<Node>>,
@@ -91,8 +113,16 @@ pub struct NodeInfo {
     pub allocatable: Resources,
     /// How many pods the node takes.
     pub allowed_pods: i64,
+    /// Whether the node is cordoned (`spec.unschedulable`).
+    pub unschedulable: bool,
+    /// Its NoSchedule and NoExecute taints (filtered on).
+    pub hard_taints: Vec<Taint>,
+    /// Its PreferNoSchedule taints (scored on).
+    pub soft_taints: Vec<Taint>,
     /// What its pods request.
     pub requested: Resources,
+    /// The CPU and memory its pods count for when scoring.
+    pub non_zero_requested: (i64, i64),
     /// Its pods by uid.
     pub pods: HashMap<String, PodInfo>,
     /// Host ports in use.
@@ -125,19 +155,38 @@ impl NodeInfo {
             .and_then(|q| q.0.parse::<apimachinery::validation::Quantity>().ok())
             .map(|q| q.value() as i64)
             .unwrap_or(110);
+        let spec = node.spec.as_ref();
+        self.unschedulable = spec.and_then(|s| s.unschedulable).unwrap_or(false);
+        let taints = spec.and_then(|s| s.taints.as_deref()).unwrap_or(&[]);
+        self.hard_taints = taints
+            .iter()
+            .filter(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")
+            .cloned()
+            .collect();
+        self.soft_taints = taints
+            .iter()
+            .filter(|t| t.effect == "PreferNoSchedule")
+            .cloned()
+            .collect();
         self.node = Some(node);
     }
 
-    fn add(&mut self, info: PodInfo) {
+    /// Accounts for a pod on this node (also used for what-if copies in preemption).
+    pub fn add(&mut self, info: PodInfo) {
         self.requested.add(&info.requests);
+        self.non_zero_requested.0 += info.non_zero.0;
+        self.non_zero_requested.1 += info.non_zero.1;
         self.used_ports.extend(info.ports.iter().cloned());
         let uid = info.pod.metadata.uid.clone().unwrap_or_default();
         self.pods.insert(uid, info);
     }
 
-    fn remove(&mut self, uid: &str) -> Option<PodInfo> {
+    /// Stops accounting for a pod on this node.
+    pub fn remove(&mut self, uid: &str) -> Option<PodInfo> {
         let info = self.pods.remove(uid)?;
         self.requested.sub(&info.requests);
+        self.non_zero_requested.0 -= info.non_zero.0;
+        self.non_zero_requested.1 -= info.non_zero.1;
         for port in &info.ports {
             self.used_ports.remove(port);
         }
@@ -157,6 +206,9 @@ pub struct Snapshot {
     anti_affinity_pods: HashSet<String>,
     /// Pods per node of each controller (owner uid), for spreading siblings.
     siblings: HashMap<String, HashMap<String, i64>>,
+    /// Unbound pods nominated to a node by preemption (uid to node and pod): the room their
+    /// victims free is kept for them, from pods of lower priority.
+    nominated: HashMap<String, (String, PodInfo)>,
 }
 
 impl Snapshot {
@@ -179,11 +231,18 @@ impl Snapshot {
         }
     }
 
-    /// Accounts for a pod on `node`, replacing an earlier version of it.
+    /// Accounts for a pod on `node` at its `spec.priority`, replacing an earlier version.
     pub fn add_pod(&mut self, pod: Arc<Pod>, node: &str) {
-        let uid = pod.metadata.uid.clone().unwrap_or_default();
+        self.add(PodInfo::new(pod), node);
+    }
+
+    /// Accounts for a pod on `node`, replacing an earlier version of it.
+    pub fn add(&mut self, info: PodInfo, node: &str) {
+        let uid = info.uid().to_string();
         self.remove_pod(&uid);
-        let has_anti = pod
+        self.nominated.remove(&uid);
+        let has_anti = info
+            .pod
             .spec
             .as_ref()
             .and_then(|s| s.affinity.as_ref())
@@ -196,7 +255,6 @@ impl Snapshot {
         if has_anti {
             self.anti_affinity_pods.insert(uid.clone());
         }
-        let info = PodInfo::new(pod);
         if let Some(owner) = info.owner() {
             *self
                 .siblings
@@ -228,6 +286,42 @@ impl Snapshot {
             }
         }
         Some(info)
+    }
+
+    /// Keeps room on `node` for a pod that preempted pods there (or forgets it with `None`).
+    pub fn nominate(&mut self, info: PodInfo, node: Option<&str>) {
+        let uid = info.uid().to_string();
+        match node {
+            Some(node) => {
+                self.nominated.insert(uid, (node.to_string(), info));
+            }
+            None => {
+                self.nominated.remove(&uid);
+            }
+        }
+    }
+
+    /// Forgets a nominated pod (bound or deleted).
+    pub fn forget_nominated(&mut self, uid: &str) {
+        self.nominated.remove(uid);
+    }
+
+    /// The node a pod is nominated to.
+    pub fn nominated_node(&self, uid: &str) -> Option<&str> {
+        self.nominated.get(uid).map(|(n, _)| n.as_str())
+    }
+
+    /// Nominated pods other than `uid` with at least `priority`, with their node: the pod
+    /// being scheduled must leave their room free (upstream's addNominatedPods).
+    pub fn nominated_before(
+        &self,
+        uid: &str,
+        priority: i32,
+    ) -> impl Iterator<Item = (&str, &PodInfo)> {
+        self.nominated
+            .iter()
+            .filter(move |(u, (_, p))| u.as_str() != uid && p.priority >= priority)
+            .map(|(_, (n, p))| (n.as_str(), p))
     }
 
     /// How many pods of controller `owner` each node runs.

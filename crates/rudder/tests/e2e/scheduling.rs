@@ -267,3 +267,120 @@ spec:
         "the low-priority pod was preempted"
     );
 }
+
+#[test]
+fn pods_land_on_simulated_nodes_and_run() {
+    let cluster = crate::cluster();
+    let _nodes = cluster.simulate_nodes(&["--count", "3"]).unwrap();
+    for i in 0..6 {
+        cluster
+            .kubectl(&["run", &format!("p{i}"), "--image=busybox"])
+            .ok();
+    }
+    let running = || {
+        cluster
+            .kubectl(&["get", "pods", "-o", "jsonpath={.items[*].status.phase}"])
+            .stdout
+            .split_whitespace()
+            .filter(|p| *p == "Running")
+            .count()
+    };
+    assert!(eventually(Duration::from_secs(30), || running() == 6));
+    let describe = cluster.kubectl(&["describe", "pod", "p0"]).ok().to_string();
+    let node = node_of(&cluster, "p0");
+    assert!(
+        describe.contains(&format!("Successfully assigned default/p0 to {node}")),
+        "{describe}"
+    );
+    let scheduled = cluster
+        .kubectl(&[
+            "get",
+            "pod",
+            "p0",
+            "-o",
+            "jsonpath={.status.conditions[?(@.type==\"PodScheduled\")].status}",
+        ])
+        .stdout;
+    assert_eq!(scheduled, "True");
+}
+
+#[test]
+fn wait_for_first_consumer_claims_follow_the_pod_and_immediate_ones_block_it() {
+    let cluster = crate::cluster();
+    let _nodes = cluster.simulate_nodes(&["--count", "2"]).unwrap();
+    // The controller manager creates the default local-path class (WaitForFirstConsumer).
+    assert!(eventually(Duration::from_secs(20), || cluster
+        .kubectl(&["get", "storageclass", "local-path"])
+        .success));
+    apply(
+        &cluster,
+        "claims.yaml",
+        r#"
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: manual-immediate}
+provisioner: example.com/nobody
+volumeBindingMode: Immediate
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: stuck}
+spec:
+  storageClassName: manual-immediate
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: db}
+spec:
+  containers: [{name: c, image: busybox}]
+  volumes: [{name: data, persistentVolumeClaim: {claimName: data}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: blocked}
+spec:
+  containers: [{name: c, image: busybox}]
+  volumes: [{name: data, persistentVolumeClaim: {claimName: stuck}}]
+"#,
+    );
+    assert!(eventually(Duration::from_secs(30), || !node_of(
+        &cluster, "db"
+    )
+    .is_empty()));
+    let node = node_of(&cluster, "db");
+    let claim = |path: &str| {
+        cluster
+            .kubectl(&["get", "pvc", "data", "-o", &format!("jsonpath={path}")])
+            .stdout
+    };
+    assert_eq!(
+        claim("{.metadata.annotations.volume\\.kubernetes\\.io/selected-node}"),
+        node
+    );
+    assert!(eventually(Duration::from_secs(20), || claim(
+        "{.status.phase}"
+    ) == "Bound"));
+    let message = "0/2 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.";
+    assert!(eventually(Duration::from_secs(20), || {
+        cluster
+            .kubectl(&[
+                "get",
+                "pod",
+                "blocked",
+                "-o",
+                "jsonpath={.status.conditions[?(@.type==\"PodScheduled\")].message}",
+            ])
+            .stdout
+            == message
+    }));
+    assert_eq!(node_of(&cluster, "blocked"), "");
+}

@@ -60,7 +60,7 @@ fn check(snapshot: &Snapshot, p: Arc<Pod>) -> (Vec<String>, String) {
         }
     }
     ok.sort();
-    (ok, fit_error(snapshot.len(), &reasons, ""))
+    (ok, fit_error(snapshot.len(), None, &reasons, ""))
 }
 
 #[test]
@@ -224,14 +224,162 @@ fn tolerations_match_like_upstream() {
     ));
 }
 
+/// The feasible nodes ranked by total score, best first (ties by name).
+fn ranking(snapshot: &Snapshot, p: Arc<Pod>) -> Vec<(String, i64)> {
+    let q = Query::new(PodInfo::new(p), snapshot);
+    let nodes: Vec<&NodeInfo> = snapshot
+        .nodes_from(0)
+        .filter(|n| q.filter(n).is_ok())
+        .collect();
+    let scores: Vec<Scores> = nodes.iter().map(|n| q.score(n)).collect();
+    let mut ranked: Vec<(String, i64)> = nodes
+        .iter()
+        .zip(total(&scores))
+        .map(|(n, t)| (n.name().to_string(), t))
+        .collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    ranked
+}
+
+fn best(snapshot: &Snapshot, p: Arc<Pod>) -> String {
+    ranking(snapshot, p)[0].0.clone()
+}
+
 #[test]
-fn scores_prefer_emptier_nodes_and_spread_siblings() {
+fn scores_pick_like_upstreams_default_profile() {
     let mut s = Snapshot::default();
     s.upsert_node(node("busy", json!({})));
-    s.upsert_node(node("idle", json!({})));
+    s.upsert_node(node(
+        "idle",
+        json!({"metadata": {"labels": {"disk": "ssd"}}}),
+    ));
+    s.upsert_node(node(
+        "soft",
+        json!({"spec": {"taints": [{"key": "k", "value": "v", "effect": "PreferNoSchedule"}]}}),
+    ));
     s.add_pod(pod("load", requests("1")), "busy");
-    let q = Query::new(PodInfo::new(pod("p", requests("100m"))), &s);
-    let busy = q.score(s.node("busy").unwrap());
-    let idle = q.score(s.node("idle").unwrap());
-    assert!(idle > busy, "idle {idle} busy {busy}");
+    // LeastAllocated puts the idle node before the busy one; an untolerated
+    // PreferNoSchedule taint (weight 3) outweighs the difference in load.
+    let ranked = ranking(&s, pod("p", requests("100m")));
+    let order: Vec<&str> = ranked.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(order, ["idle", "busy", "soft"], "{ranked:?}");
+    // Tolerating the soft taint makes soft and idle equal.
+    let tolerant = pod(
+        "t",
+        json!({"spec": {"tolerations": [{"key": "k", "operator": "Exists"}]}}),
+    );
+    let ranked = ranking(&s, tolerant);
+    assert_eq!(ranked[0].1, ranked[1].1, "{ranked:?}");
+    // Preferred node affinity picks the labelled node among equals.
+    let prefers_ssd = pod(
+        "q",
+        json!({"spec": {"affinity": {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+            {"weight": 10, "preference": {"matchExpressions": [{"key": "disk", "operator": "In", "values": ["ssd"]}]}}]}}}}),
+    );
+    assert_eq!(best(&s, prefers_ssd), "idle");
+}
+
+#[test]
+fn preferred_pod_affinity_and_anti_affinity_score() {
+    let mut s = Snapshot::default();
+    for n in ["a", "b"] {
+        s.upsert_node(node(n, json!({})));
+    }
+    s.add_pod(
+        pod("db", json!({"metadata": {"labels": {"app": "db"}}})),
+        "a",
+    );
+    let term = json!([{"weight": 100, "podAffinityTerm": {
+        "labelSelector": {"matchLabels": {"app": "db"}}, "topologyKey": "kubernetes.io/hostname"}}]);
+    let near = pod(
+        "near",
+        json!({"spec": {"affinity": {"podAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": term.clone()}}}}),
+    );
+    assert_eq!(best(&s, near), "a");
+    let far = pod(
+        "far",
+        json!({"spec": {"affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": term}}}}),
+    );
+    assert_eq!(best(&s, far), "b");
+}
+
+#[test]
+fn siblings_of_a_controller_spread_over_nodes() {
+    let mut s = Snapshot::default();
+    for n in ["a", "b"] {
+        s.upsert_node(node(n, json!({})));
+    }
+    let owned = |name: &str| {
+        pod(
+            name,
+            json!({"metadata": {"ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                "name": "rs", "uid": "rs-uid", "controller": true}]}}),
+        )
+    };
+    s.add_pod(owned("r1"), "a");
+    assert_eq!(best(&s, owned("r2")), "b");
+}
+
+#[test]
+fn topology_spread_do_not_schedule_keeps_the_skew() {
+    let mut s = Snapshot::default();
+    for (n, zone) in [("a", "z1"), ("b", "z1"), ("c", "z2")] {
+        s.upsert_node(node(
+            n,
+            json!({"metadata": {"labels": {"topology.kubernetes.io/zone": zone}}}),
+        ));
+    }
+    s.upsert_node(node("unlabelled", json!({})));
+    let spread = |name: &str| {
+        pod(
+            name,
+            json!({"metadata": {"labels": {"app": "web"}}, "spec": {"topologySpreadConstraints": [{
+                "maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone",
+                "whenUnsatisfiable": "DoNotSchedule", "labelSelector": {"matchLabels": {"app": "web"}}}]}}),
+        )
+    };
+    s.add_pod(spread("w1"), "a");
+    let (ok, message) = check(&s, spread("w2"));
+    assert_eq!(ok, vec!["c"]);
+    assert_eq!(
+        message,
+        "0/4 nodes are available: 1 node(s) didn't match pod topology spread constraints (missing required label), 2 node(s) didn't match pod topology spread constraints."
+    );
+}
+
+#[test]
+fn room_is_kept_for_nominated_pods_of_higher_priority() {
+    let mut s = Snapshot::default();
+    s.upsert_node(node("a", json!({})));
+    let with_priority = |name: &str, cpu: &str, priority: i32| {
+        let mut p = (*pod(name, requests(cpu))).clone();
+        p.spec.as_mut().unwrap().priority = Some(priority);
+        PodInfo::new(Arc::new(p))
+    };
+    s.nominate(with_priority("preemptor", "1500m", 100), Some("a"));
+    let q = Query::new(with_priority("low", "1", 0), &s);
+    assert_eq!(
+        q.filter(s.node("a").unwrap()),
+        Err(vec![Reason::Insufficient("cpu".into())])
+    );
+    // A pod of higher priority than the nominated one ignores the reservation.
+    let q = Query::new(with_priority("higher", "1", 1000), &s);
+    assert_eq!(q.filter(s.node("a").unwrap()), Ok(()));
+}
+
+#[test]
+fn messages_for_prefilter_failures_and_empty_clusters() {
+    assert_eq!(
+        fit_error(
+            3,
+            Some("pod has unbound immediate PersistentVolumeClaims"),
+            &HashMap::new(),
+            "preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."
+        ),
+        "0/3 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."
+    );
+    assert_eq!(
+        fit_error(0, None, &HashMap::new(), ""),
+        "no nodes available to schedule pods"
+    );
 }
