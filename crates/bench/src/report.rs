@@ -463,6 +463,9 @@ pub fn run(args: ReportArgs) -> Result<()> {
          (a real kube-apiserver adds its own cost on top of etcd's).\n"
     )?;
 
+    if let Some(section) = crate::schedule::section(dir) {
+        w.push_str(&section);
+    }
     writeln!(w, "## Commands\n")?;
     writeln!(
         w,

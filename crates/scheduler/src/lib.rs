@@ -450,6 +450,8 @@ impl Scheduler {
         drop(feasible);
         state.next_start = (start + examined) % total;
         if let Some(node) = chosen {
+            let claims = query.volumes().delayed().map(str::to_string).collect();
+            drop(query);
             // Assume: the pod counts on the node before the API confirms the binding.
             let mut assumed = (**pod).clone();
             if let Some(spec) = assumed.spec.as_mut() {
@@ -461,7 +463,6 @@ impl Scheduler {
             state
                 .queue
                 .cluster_changed(Change::PodPlaced, Instant::now());
-            let claims = query.volumes().delayed().map(str::to_string).collect();
             return Decision::Bind { node, claims };
         }
         let retry = if reasons.keys().any(Reason::waits_for_pods) {

@@ -237,7 +237,7 @@ pub fn total(scores: &[Scores]) -> Vec<i64> {
 }
 
 /// Everything about the pod being scheduled that the plugins need, computed once.
-pub struct Query {
+pub struct Query<'a> {
     /// The pod.
     pub info: PodInfo,
     tolerations: Vec<Toleration>,
@@ -265,20 +265,22 @@ pub struct Query {
     preferred_anti_counts: Vec<HashMap<String, i64>>,
     /// Pods of the same controller per node (upstream's default spreading constraint on
     /// the hostname for pods of a ReplicaSet, StatefulSet or ReplicationController).
-    siblings: HashMap<String, i64>,
+    siblings: Option<&'a HashMap<String, i64>>,
+    /// How many nodes exist (the hostname domains of the default spreading).
+    node_count: usize,
     /// Room kept on each node for nominated pods of at least this pod's priority: the
     /// resources and the pod count.
     nominated: HashMap<String, (Resources, i64)>,
 }
 
-impl Query {
+impl<'a> Query<'a> {
     /// Prepares the plugins' view of `info` (its priority resolved) against the snapshot.
-    pub fn new(info: PodInfo, snapshot: &Snapshot) -> Query {
+    pub fn new(info: PodInfo, snapshot: &'a Snapshot) -> Query<'a> {
         Query::with_volumes(info, snapshot, Volumes::default())
     }
 
     /// As [`Query::new`], with the pod's claims resolved by the caller.
-    pub fn with_volumes(info: PodInfo, snapshot: &Snapshot, volumes: Volumes) -> Query {
+    pub fn with_volumes(info: PodInfo, snapshot: &'a Snapshot, volumes: Volumes) -> Query<'a> {
         let spec = info.pod.spec.clone().unwrap_or_default();
         let ns = info.namespace().to_string();
         let affinity = spec.affinity.clone().unwrap_or_default();
@@ -342,7 +344,8 @@ impl Query {
             spread_counts: Vec::new(),
             preferred_counts: Vec::new(),
             preferred_anti_counts: Vec::new(),
-            siblings: HashMap::new(),
+            siblings: None,
+            node_count: snapshot.len(),
             nominated: HashMap::new(),
             info,
         };
@@ -362,7 +365,7 @@ impl Query {
     }
 
     /// Walks the placed pods once for whatever the pod's terms need.
-    fn index(&mut self, snapshot: &Snapshot) {
+    fn index(&mut self, snapshot: &'a Snapshot) {
         for (node, p) in snapshot.nominated_before(self.info.uid(), self.info.priority) {
             let room = self.nominated.entry(node.to_string()).or_default();
             room.0.add(&p.requests);
@@ -387,10 +390,8 @@ impl Query {
                 }
             }
         }
-        if self.spreads.is_empty()
-            && let Some(siblings) = self.info.owner().and_then(|o| snapshot.siblings(o))
-        {
-            self.siblings = siblings.clone();
+        if self.spreads.is_empty() {
+            self.siblings = self.info.owner().and_then(|o| snapshot.siblings(o));
         }
         let needs_walk = !self.affinity.is_empty()
             || !self.anti_affinity.is_empty()
@@ -469,6 +470,9 @@ impl Query {
     }
 
     fn node_affinity_ok(&self, node: &NodeInfo) -> bool {
+        if self.node_selector.is_empty() && self.required.is_none() {
+            return true;
+        }
         let labels = node.labels();
         self.node_selector
             .iter()
@@ -502,7 +506,12 @@ impl Query {
         if !self.info.ports.is_empty() && self.info.ports.iter().any(|p| port_conflict(p, node)) {
             return Err(vec![Reason::Ports]);
         }
-        let fit = fit(&self.info.requests, node, self.nominated.get(node.name()));
+        let reserved = if self.nominated.is_empty() {
+            None
+        } else {
+            self.nominated.get(node.name())
+        };
+        let fit = fit(&self.info.requests, node, reserved);
         if !fit.is_empty() {
             return Err(fit);
         }
@@ -512,6 +521,9 @@ impl Query {
     }
 
     fn filter_spread(&self, node: &NodeInfo) -> Result<(), Vec<Reason>> {
+        if self.spreads.is_empty() {
+            return Ok(());
+        }
         let labels = node.labels();
         for (i, s) in self.spreads.iter().enumerate() {
             if !s.hard {
@@ -530,6 +542,12 @@ impl Query {
     }
 
     fn filter_pod_affinity(&self, node: &NodeInfo) -> Result<(), Reason> {
+        if self.affinity.is_empty()
+            && self.anti_affinity.is_empty()
+            && self.forbidden_domains.is_empty()
+        {
+            return Ok(());
+        }
         let labels = node.labels();
         for (i, t) in self.affinity.iter().enumerate() {
             let Some(value) = labels.get(&t.topology_key) else {
@@ -603,8 +621,11 @@ impl Query {
             .iter()
             .filter(|t| !self.tolerates(t))
             .count() as i64;
-        let labels = node.labels();
         let weighted = |terms: &[Term], counts: &[HashMap<String, i64>]| -> i64 {
+            if terms.is_empty() {
+                return 0;
+            }
+            let labels = node.labels();
             terms
                 .iter()
                 .zip(counts)
@@ -628,8 +649,12 @@ impl Query {
     /// default hostname constraint (maxSkew 3) over the pod's siblings.
     fn spread_score(&self, node: &NodeInfo) -> f64 {
         if self.spreads.is_empty() {
-            let siblings = self.siblings.get(node.name()).copied().unwrap_or(0);
-            return siblings as f64 * (self.siblings.len() as f64 + 2.0).ln() + 2.0;
+            let siblings = self
+                .siblings
+                .and_then(|s| s.get(node.name()))
+                .copied()
+                .unwrap_or(0);
+            return siblings as f64 * (self.node_count as f64 + 2.0).ln() + 2.0;
         }
         let labels = node.labels();
         self.spreads

@@ -107,6 +107,8 @@ pub fn host_ports(pod: &Pod) -> Vec<HostPort> {
 /// A node and what is placed on it.
 #[derive(Clone, Debug, Default)]
 pub struct NodeInfo {
+    /// The node's name.
+    pub name: String,
     /// The node, once seen (pods may be seen first).
     pub node: Option<Arc<Node>>,
     /// What the node offers to pods.
@@ -132,10 +134,7 @@ pub struct NodeInfo {
 impl NodeInfo {
     /// The node's name.
     pub fn name(&self) -> &str {
-        self.node
-            .as_ref()
-            .and_then(|n| n.metadata.name.as_deref())
-            .unwrap_or("")
+        &self.name
     }
 
     /// The node's labels.
@@ -197,9 +196,13 @@ impl NodeInfo {
 /// Every node and the pods on it.
 #[derive(Debug, Default)]
 pub struct Snapshot {
-    nodes: HashMap<String, NodeInfo>,
-    /// Node names in a stable order, for sampling from a rotating start.
-    order: Vec<String>,
+    /// Nodes (and names pods were seen on before their node) in a stable order, for
+    /// sampling from a rotating start without hashing names.
+    nodes: Vec<NodeInfo>,
+    /// Where each name is in `nodes`.
+    index: HashMap<String, usize>,
+    /// How many entries of `nodes` have their node.
+    count: usize,
     /// Which node each accounted pod is on.
     pod_node: HashMap<String, String>,
     /// Pods (uid) with required anti-affinity terms, which constrain others.
@@ -215,19 +218,20 @@ impl Snapshot {
     /// Adds or updates a node.
     pub fn upsert_node(&mut self, node: Arc<Node>) {
         let name = node.metadata.name.clone().unwrap_or_default();
-        let info = self.nodes.entry(name.clone()).or_default();
-        if info.node.is_none() {
-            self.order.push(name);
-        }
+        let info = self.entry(&name);
+        let new = info.node.is_none();
         info.set_node(node);
+        if new {
+            self.count += 1;
+        }
     }
 
     /// Removes a node (its pods stay accounted until they are deleted).
     pub fn remove_node(&mut self, name: &str) {
-        if let Some(info) = self.nodes.get_mut(name)
-            && info.node.take().is_some()
+        if let Some(&i) = self.index.get(name)
+            && self.nodes[i].node.take().is_some()
         {
-            self.order.retain(|n| n != name);
+            self.count -= 1;
         }
     }
 
@@ -263,7 +267,7 @@ impl Snapshot {
                 .entry(node.to_string())
                 .or_default() += 1;
         }
-        self.nodes.entry(node.to_string()).or_default().add(info);
+        self.entry(node).add(info);
         self.pod_node.insert(uid, node.to_string());
     }
 
@@ -271,7 +275,8 @@ impl Snapshot {
     pub fn remove_pod(&mut self, uid: &str) -> Option<PodInfo> {
         let node = self.pod_node.remove(uid)?;
         self.anti_affinity_pods.remove(uid);
-        let info = self.nodes.get_mut(&node)?.remove(uid)?;
+        let i = *self.index.get(&node)?;
+        let info = self.nodes[i].remove(uid)?;
         if let Some(owner) = info.owner()
             && let Some(per_node) = self.siblings.get_mut(owner)
         {
@@ -286,6 +291,22 @@ impl Snapshot {
             }
         }
         Some(info)
+    }
+
+    /// The entry of a node name, created if missing.
+    fn entry(&mut self, name: &str) -> &mut NodeInfo {
+        let i = match self.index.get(name) {
+            Some(&i) => i,
+            None => {
+                self.nodes.push(NodeInfo {
+                    name: name.to_string(),
+                    ..Default::default()
+                });
+                self.index.insert(name.to_string(), self.nodes.len() - 1);
+                self.nodes.len() - 1
+            }
+        };
+        &mut self.nodes[i]
     }
 
     /// Keeps room on `node` for a pod that preempted pods there (or forgets it with `None`).
@@ -336,29 +357,32 @@ impl Snapshot {
 
     /// A node by name.
     pub fn node(&self, name: &str) -> Option<&NodeInfo> {
-        self.nodes.get(name).filter(|n| n.node.is_some())
+        let i = *self.index.get(name)?;
+        Some(&self.nodes[i]).filter(|n| n.node.is_some())
     }
 
     /// How many nodes exist.
     pub fn len(&self) -> usize {
-        self.order.len()
+        self.count
     }
 
     /// Whether no node exists.
     pub fn is_empty(&self) -> bool {
-        self.order.is_empty()
+        self.count == 0
     }
 
     /// The nodes, starting at index `start` and wrapping around.
     pub fn nodes_from(&self, start: usize) -> impl Iterator<Item = &NodeInfo> {
-        let n = self.order.len();
-        (0..n).filter_map(move |i| self.nodes.get(&self.order[(start + i) % n]))
+        let n = self.nodes.len();
+        (0..n)
+            .map(move |i| &self.nodes[(start + i) % n])
+            .filter(|n| n.node.is_some())
     }
 
     /// Every accounted pod with the node it is on.
     pub fn pods(&self) -> impl Iterator<Item = (&NodeInfo, &PodInfo)> {
         self.nodes
-            .values()
+            .iter()
             .filter(|n| n.node.is_some())
             .flat_map(|n| n.pods.values().map(move |p| (n, p)))
     }
@@ -366,7 +390,7 @@ impl Snapshot {
     /// Pods with required anti-affinity, with their node.
     pub fn anti_affinity_pods(&self) -> impl Iterator<Item = (&NodeInfo, &PodInfo)> {
         self.anti_affinity_pods.iter().filter_map(|uid| {
-            let node = self.nodes.get(self.pod_node.get(uid)?)?;
+            let node = &self.nodes[*self.index.get(self.pod_node.get(uid)?)?];
             Some((node, node.pods.get(uid)?))
         })
     }
