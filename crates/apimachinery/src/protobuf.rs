@@ -30,6 +30,9 @@ enum Kind {
     MessageMap(&'static str),
 }
 
+/// One wire field as read: number, wire type, payload and varint value.
+type RawField<'a> = (u32, u8, &'a [u8], u64);
+
 /// One field of a message.
 #[derive(Debug)]
 struct Field {
@@ -153,7 +156,7 @@ impl<'a> Reader<'a> {
 
     /// The next field: its number, wire type and raw value (for length-delimited fields the
     /// payload; for varints the value in `varint`).
-    fn field(&mut self) -> Result<Option<(u32, u8, &'a [u8], u64)>> {
+    fn field(&mut self) -> Result<Option<RawField<'a>>> {
         if self.bytes.is_empty() {
             return Ok(None);
         }

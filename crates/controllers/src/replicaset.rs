@@ -216,7 +216,7 @@ async fn reconcile<K: Replicated>(
         }
     } else if active.len() > want {
         let surplus = (active.len() - want).min(BURST);
-        active.sort_by(|a, b| deletion_order(a, b));
+        sort_for_deletion(&mut active);
         for pod in active.iter().take(surplus) {
             let pod_name = pod.metadata.name.clone().unwrap_or_default();
             expectations.deleted(&uid, &pod_name);
@@ -335,8 +335,25 @@ async fn create_pods<K: Replicated>(
     Ok(())
 }
 
-/// Upstream's ActivePods order: the pods to delete first come first.
-fn deletion_order(a: &Pod, b: &Pod) -> Ordering {
+/// The annotation that tells which pods to delete first (lower cost first).
+const DELETION_COST: &str = "controller.kubernetes.io/pod-deletion-cost";
+
+/// Sorts pods so that the ones to delete first come first: upstream's `ActivePodsWithRanks`,
+/// ranked by how many of the same pods share their node.
+fn sort_for_deletion(pods: &mut [Arc<Pod>]) {
+    let node = |p: &Pod| p.spec.as_ref().and_then(|s| s.node_name.clone());
+    let mut per_node: BTreeMap<String, usize> = BTreeMap::new();
+    for n in pods.iter().filter_map(|p| node(p)) {
+        *per_node.entry(n).or_default() += 1;
+    }
+    let rank = |p: &Pod| node(p).and_then(|n| per_node.get(&n).copied()).unwrap_or(0);
+    pods.sort_by(|a, b| deletion_order(a, rank(a), b, rank(b)));
+}
+
+/// Upstream's ActivePodsWithRanks order: unassigned, then pending (unknown, running), then
+/// unready, then lower pod-deletion-cost, then more siblings on the node, then ready for
+/// less time, then more restarts, then newer pods come first.
+fn deletion_order(a: &Pod, rank_a: usize, b: &Pod, rank_b: usize) -> Ordering {
     let assigned = |p: &Pod| {
         p.spec
             .as_ref()
@@ -348,20 +365,35 @@ fn deletion_order(a: &Pod, b: &Pod) -> Ordering {
         Some("Unknown") => 1,
         _ => 2,
     };
+    let cost = |p: &Pod| {
+        p.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(DELETION_COST))
+            .and_then(|c| c.parse::<i32>().ok())
+            .unwrap_or(0)
+    };
     let restarts = |p: &Pod| {
         p.status
             .as_ref()
             .and_then(|s| s.container_statuses.as_ref())
-            .map(|c| c.iter().map(|c| c.restart_count).max().unwrap_or(0))
+            .and_then(|c| c.iter().map(|c| c.restart_count).max())
             .unwrap_or(0)
     };
     let created = |p: &Pod| p.metadata.creation_timestamp.as_ref().map(|t| t.0);
+    let both_ready = pods::is_ready(a) && pods::is_ready(b);
     assigned(a)
         .cmp(&assigned(b))
         .then(phase(a).cmp(&phase(b)))
         .then(pods::is_ready(a).cmp(&pods::is_ready(b)))
+        .then(cost(a).cmp(&cost(b)))
+        .then(rank_b.cmp(&rank_a))
         // Ready for less time first.
-        .then(pods::ready_since(b).cmp(&pods::ready_since(a)))
+        .then(if both_ready {
+            pods::ready_since(b).cmp(&pods::ready_since(a))
+        } else {
+            Ordering::Equal
+        })
         .then(restarts(b).cmp(&restarts(a)))
         // Newer first.
         .then(created(b).cmp(&created(a)))
@@ -441,8 +473,116 @@ async fn update_status<K: Replicated>(
         )
         .await?;
     }
-    if min_ready > 0 && available < ready {
-        return Ok(Action::requeue(Duration::from_secs(1)));
+    // Look again when the next ready pod has been ready for minReadySeconds.
+    let next = active
+        .iter()
+        .filter(|p| !pods::is_available(p, min_ready, now))
+        .filter_map(|p| pods::ready_since(p))
+        .map(|since| since.as_second() + min_ready as i64 - now.as_second())
+        .min();
+    if let Some(seconds) = next {
+        return Ok(Action::requeue(Duration::from_secs(seconds.max(1) as u64)));
     }
     Ok(Action::await_change())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn pod(
+        name: &str,
+        node: &str,
+        phase: &str,
+        ready: Option<&str>,
+        extra: serde_json::Value,
+    ) -> Arc<Pod> {
+        let mut p = json!({
+            "metadata": {"name": name, "creationTimestamp": "2024-01-01T00:00:00Z"},
+            "spec": {"nodeName": node, "containers": []},
+            "status": {"phase": phase, "conditions": ready.map(|t| vec![json!(
+                {"type": "Ready", "status": "True", "lastTransitionTime": t})]).unwrap_or_default()},
+        });
+        merge(&mut p, extra);
+        Arc::new(serde_json::from_value(p).unwrap())
+    }
+
+    fn merge(a: &mut serde_json::Value, b: serde_json::Value) {
+        match (a, b) {
+            (serde_json::Value::Object(a), serde_json::Value::Object(b)) => {
+                for (k, v) in b {
+                    merge(a.entry(k).or_insert(serde_json::Value::Null), v);
+                }
+            }
+            (a, b) => *a = b,
+        }
+    }
+
+    fn order(mut pods: Vec<Arc<Pod>>) -> Vec<String> {
+        sort_for_deletion(&mut pods);
+        pods.iter()
+            .map(|p| p.metadata.name.clone().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn unassigned_pending_and_unready_pods_go_first() {
+        let t = Some("2024-01-01T00:01:00Z");
+        let pods = vec![
+            pod("running", "n1", "Running", t, json!({})),
+            pod("unready", "n2", "Running", None, json!({})),
+            pod("pending", "n3", "Pending", None, json!({})),
+            pod("unassigned", "", "Pending", None, json!({})),
+        ];
+        assert_eq!(order(pods), ["unassigned", "pending", "unready", "running"]);
+    }
+
+    #[test]
+    fn among_ready_pods_cost_siblings_readiness_restarts_and_age_decide() {
+        let early = Some("2024-01-01T00:01:00Z");
+        let late = Some("2024-01-01T00:05:00Z");
+        let cheap = json!({"metadata": {"annotations": {DELETION_COST: "-5"}}});
+        assert_eq!(
+            order(vec![
+                pod("a", "n1", "Running", early, json!({})),
+                pod("cheap", "n2", "Running", early, cheap),
+            ]),
+            ["cheap", "a"]
+        );
+        // Two on n1: one of them goes before the lone pod on n2.
+        assert_eq!(
+            order(vec![
+                pod("alone", "n2", "Running", early, json!({})),
+                pod("crowded", "n1", "Running", early, json!({})),
+                pod("crowded2", "n1", "Running", early, json!({})),
+            ])[2],
+            "alone"
+        );
+        assert_eq!(
+            order(vec![
+                pod("old-ready", "n1", "Running", early, json!({})),
+                pod("new-ready", "n2", "Running", late, json!({})),
+            ]),
+            ["new-ready", "old-ready"]
+        );
+        let restarted = json!({"status": {"containerStatuses": [{"name": "c", "image": "i", "imageID": "",
+                "ready": true, "restartCount": 3}]}});
+        assert_eq!(
+            order(vec![
+                pod("steady", "n1", "Running", early, json!({})),
+                pod("flaky", "n2", "Running", early, restarted),
+            ]),
+            ["flaky", "steady"]
+        );
+        let newer = json!({"metadata": {"creationTimestamp": "2024-02-01T00:00:00Z"}});
+        assert_eq!(
+            order(vec![
+                pod("older", "n1", "Running", early, json!({})),
+                pod("newer", "n2", "Running", early, newer),
+            ]),
+            ["newer", "older"]
+        );
+    }
 }

@@ -50,10 +50,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("testkit", &[]),
     ("apiserver", &["apimachinery", "store"]),
     ("bench", &[]),
-    ("component", &[]),
-    ("controllers", &["component"]),
-    ("scheduler", &["component"]),
-    ("simulator", &["component"]),
+    ("component", &["apimachinery"]),
+    ("controllers", &["apimachinery", "component"]),
+    ("scheduler", &["apimachinery", "component"]),
+    ("simulator", &["apimachinery", "component"]),
     (
         "rudder",
         &[

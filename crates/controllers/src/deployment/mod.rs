@@ -1,123 +1,107 @@
 //! The Deployment controller: one ReplicaSet per pod template (named by the template's
-//! hash), rolled out with RollingUpdate (maxSurge/maxUnavailable) or Recreate, with revision
-//! annotations that `kubectl rollout history|undo` read, `spec.paused`, revisionHistoryLimit,
-//! and the Available and Progressing conditions (progressDeadlineSeconds).
+//! hash), rolled out with RollingUpdate (maxSurge/maxUnavailable) or Recreate, scaled
+//! proportionally when `spec.replicas` changes mid-rollout, with revision annotations that
+//! `kubectl rollout history|undo` read, `spec.paused`, revisionHistoryLimit, and the
+//! Available and Progressing conditions (progressDeadlineSeconds). Upstream's
+//! `pkg/controller/deployment` is the reference; the decisions live in pure modules
+//! (`rolling`, `sync`, `progress`, `template`) and this one does the I/O.
+
+mod progress;
+mod rolling;
+mod sync;
+mod template;
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
-use jiff::Timestamp;
-use k8s_openapi::{
-    api::apps::v1::{Deployment, DeploymentCondition, ReplicaSet},
-    apimachinery::pkg::{apis::meta::v1::Time, util::intstr::IntOrString},
+use apimachinery::labels;
+use k8s_openapi::api::{
+    apps::v1::{Deployment, DeploymentStatus, ReplicaSet, ReplicaSetSpec},
+    core::v1::Pod,
 };
 use kube::{
-    Api,
+    Api, ResourceExt,
     api::{DeleteParams, ObjectMeta, Patch, PatchParams, PostParams},
-    runtime::controller::{Action, Controller},
+    runtime::{
+        controller::{Action, Controller},
+        reflector::{ObjectRef, Store},
+    },
 };
 use serde_json::json;
 
-use crate::{Context, Result, pods};
+pub use rolling::scaled;
+pub use template::{HASH_LABEL, template_hash};
+
+use crate::{Context, Error, Result, pods};
 
 /// The annotation holding a ReplicaSet's (and its Deployment's) revision.
 pub const REVISION: &str = "deployment.kubernetes.io/revision";
+/// The revisions a ReplicaSet had before a rollback made it the newest again.
 const REVISION_HISTORY: &str = "deployment.kubernetes.io/revision-history";
+/// The Deployment's `spec.replicas` when the ReplicaSet was last sized.
 const DESIRED: &str = "deployment.kubernetes.io/desired-replicas";
+/// `spec.replicas + maxSurge` when the ReplicaSet was last sized (proportional scaling).
 const MAX: &str = "deployment.kubernetes.io/max-replicas";
-const CHANGE_CAUSE: &str = "kubernetes.io/change-cause";
-/// The label that makes each ReplicaSet's pods distinct.
-pub const HASH_LABEL: &str = "pod-template-hash";
 
 /// Runs the controller.
 pub async fn run(ctx: Arc<Context>) {
     let deployments = ctx.informers.get::<Deployment>();
     let sets = ctx.informers.get::<ReplicaSet>();
+    let pod_informer = ctx.informers.get::<Pod>();
+    let (d_store, pod_store) = (deployments.store(), pod_informer.store());
+    let set_store = sets.store();
+    // A ReplicaSet concerns its Deployment, or, as an orphan, every Deployment selecting it.
+    let d_for_sets = d_store.clone();
+    let set_mapper = move |rs: Arc<ReplicaSet>| -> Vec<ObjectRef<Deployment>> {
+        let ns = rs.namespace().unwrap_or_default();
+        match pods::controller_of(&rs.metadata) {
+            Some(o) if o.kind == "Deployment" => vec![ObjectRef::new(&o.name).within(&ns)],
+            Some(_) => Vec::new(),
+            None => d_for_sets
+                .state()
+                .iter()
+                .filter(|d| d.namespace().as_deref() == Some(ns.as_str()) && selects(d, &rs))
+                .map(|d| ObjectRef::from_obj(&**d))
+                .collect(),
+        }
+    };
+    // Recreate waits for the old pods to be gone, so their going concerns it.
+    let pod_mapper = move |pod: Arc<Pod>| -> Option<ObjectRef<Deployment>> {
+        recreate_waiting_on(&pod, &pod_store, &set_store, &d_store)
+    };
     let controller = Controller::for_shared_stream(deployments.subscribe(), deployments.store())
-        .owns_shared_stream(sets.subscribe());
+        .watches_shared_stream(sets.subscribe(), set_mapper)
+        .watches_shared_stream(pod_informer.subscribe(), pod_mapper);
     crate::drive("deployment", controller, ctx, reconcile).await;
 }
 
-/// FNV-32a, the hash upstream names ReplicaSets with.
-fn fnv32a(data: &[u8]) -> u32 {
-    data.iter().fold(0x811c9dc5u32, |h, b| {
-        (h ^ *b as u32).wrapping_mul(0x01000193)
-    })
-}
-
-/// Upstream's `rand.SafeEncodeString`: digits and consonants, so names never spell words.
-fn safe_encode(text: &str) -> String {
-    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    text.bytes()
-        .map(|b| ALPHABET[b as usize % ALPHABET.len()] as char)
-        .collect()
-}
-
-/// The pod-template-hash of a template (and the collision count).
-pub fn template_hash(template: &serde_json::Value, collision_count: i32) -> String {
-    let mut bytes = serde_json::to_vec(template).unwrap_or_default();
-    if collision_count > 0 {
-        bytes.extend_from_slice(collision_count.to_string().as_bytes());
+/// The Recreate Deployment whose old pod `pod` is finishing or gone, if any.
+fn recreate_waiting_on(
+    pod: &Pod,
+    pods: &Store<Pod>,
+    sets: &Store<ReplicaSet>,
+    deployments: &Store<Deployment>,
+) -> Option<ObjectRef<Deployment>> {
+    let gone = !pods::is_active(pod) || pods.get(&ObjectRef::from_obj(pod)).is_none();
+    if !gone {
+        return None;
     }
-    safe_encode(&fnv32a(&bytes).to_string())
+    let ns = pod.metadata.namespace.as_deref()?;
+    let owner = pods::controller_of(&pod.metadata).filter(|o| o.kind == "ReplicaSet")?;
+    let rs = sets.get(&ObjectRef::new(&owner.name).within(ns))?;
+    let d_ref = pods::controller_of(&rs.metadata).filter(|o| o.kind == "Deployment")?;
+    let d = deployments.get(&ObjectRef::new(&d_ref.name).within(ns))?;
+    (!rolling::is_rolling(&d)).then(|| ObjectRef::from_obj(&*d))
 }
 
-/// A template as JSON without the pod-template-hash label, to compare templates.
-fn bare_template(
-    template: Option<&k8s_openapi::api::core::v1::PodTemplateSpec>,
-) -> serde_json::Value {
-    let mut t = serde_json::to_value(template).unwrap_or_default();
-    if let Some(labels) = t
-        .pointer_mut("/metadata/labels")
-        .and_then(|l| l.as_object_mut())
-    {
-        labels.remove(HASH_LABEL);
-    }
-    // Only labels and annotations of a template's metadata reach its pods.
-    if let Some(meta) = t.get_mut("metadata").and_then(|m| m.as_object_mut()) {
-        meta.retain(|k, _| k == "labels" || k == "annotations");
-    }
-    drop_zero_values(&mut t);
-    t
-}
-
-/// Removes empty strings, `false`, nulls and empty objects and lists, which Go's API types
-/// cannot tell from absent fields (kubectl's rollback sends them explicitly).
-fn drop_zero_values(v: &mut serde_json::Value) {
-    use serde_json::Value;
-    match v {
-        Value::Object(map) => {
-            for child in map.values_mut() {
-                drop_zero_values(child);
-            }
-            map.retain(|_, c| match c {
-                Value::Null | Value::Bool(false) => false,
-                Value::String(s) => !s.is_empty(),
-                Value::Object(o) => !o.is_empty(),
-                Value::Array(a) => !a.is_empty(),
-                _ => true,
-            });
-        }
-        Value::Array(items) => items.iter_mut().for_each(drop_zero_values),
-        _ => {}
-    }
-}
-
-/// An int-or-percent of `total`, rounded up or down.
-pub fn scaled(value: Option<&IntOrString>, total: i32, default: &str, round_up: bool) -> i32 {
-    let text = match value {
-        Some(IntOrString::Int(i)) => return *i,
-        Some(IntOrString::String(s)) => s.clone(),
-        None => default.to_string(),
+/// Whether the Deployment's selector matches the ReplicaSet's labels.
+fn selects(d: &Deployment, rs: &ReplicaSet) -> bool {
+    let Some(spec) = d.spec.as_ref() else {
+        return false;
     };
-    let Some(percent) = text.strip_suffix('%').and_then(|p| p.parse::<i64>().ok()) else {
-        return text.parse().unwrap_or(0);
-    };
-    let product = percent * total as i64;
-    (if round_up {
-        (product + 99) / 100
-    } else {
-        product / 100
-    }) as i32
+    labels::from_label_selector(&spec.selector)
+        .ok()
+        .filter(|s| !s.is_empty())
+        .is_some_and(|s| s.matches(rs.metadata.labels.as_ref().unwrap_or(&BTreeMap::new())))
 }
 
 fn replicas(rs: &ReplicaSet) -> i32 {
@@ -140,620 +124,567 @@ fn revision(rs: &ReplicaSet) -> i64 {
         .unwrap_or(0)
 }
 
+/// Oldest first, by name among equals (upstream's `ReplicaSetsByCreationTimestamp`).
+fn by_age(rs: &ReplicaSet) -> (Option<jiff::Timestamp>, String) {
+    (
+        rs.metadata.creation_timestamp.as_ref().map(|t| t.0),
+        rs.name_any(),
+    )
+}
+
 async fn reconcile(d: Arc<Deployment>, ctx: Arc<Context>) -> Result<Action> {
     if d.metadata.deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
-    let ns = d.metadata.namespace.clone().unwrap_or_default();
-    let name = d.metadata.name.clone().unwrap_or_default();
-    let uid = d.metadata.uid.clone().unwrap_or_default();
-    let spec = d.spec.clone().unwrap_or_default();
-    let want = spec.replicas.unwrap_or(1);
-    let mut sets: Vec<Arc<ReplicaSet>> = ctx
-        .informers
-        .get::<ReplicaSet>()
-        .store()
-        .state()
-        .into_iter()
-        .filter(|rs| rs.metadata.namespace.as_deref() == Some(ns.as_str()))
-        .filter(|rs| pods::controller_of(&rs.metadata).is_some_and(|o| o.uid == uid))
-        .collect();
-    sets.sort_by_key(|rs| rs.metadata.creation_timestamp.as_ref().map(|t| t.0));
-    let template = bare_template(Some(&spec.template));
-    let new = sets
-        .iter()
-        .find(|rs| bare_template(rs.spec.as_ref().and_then(|s| s.template.as_ref())) == template)
-        .cloned();
-    let olds: Vec<Arc<ReplicaSet>> = sets
-        .iter()
-        .filter(|rs| {
-            new.as_ref()
-                .is_none_or(|n| n.metadata.uid != rs.metadata.uid)
-        })
-        .cloned()
-        .collect();
-    let api: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &ns);
-    let max_revision = sets.iter().map(|rs| revision(rs)).max().unwrap_or(0);
-    let recreate = spec.strategy.as_ref().and_then(|s| s.type_.as_deref()) == Some("Recreate");
-    let rolling = spec
-        .strategy
-        .as_ref()
-        .and_then(|s| s.rolling_update.clone())
-        .unwrap_or_default();
-    let mut surge = scaled(rolling.max_surge.as_ref(), want, "25%", true);
-    let mut unavailable = scaled(rolling.max_unavailable.as_ref(), want, "25%", false);
-    if recreate {
-        surge = 0;
-        unavailable = want;
-    } else if surge == 0 && unavailable == 0 {
-        unavailable = 1;
+    let Some(spec) = d.spec.as_ref() else {
+        return Ok(Action::await_change());
+    };
+    if labels::from_label_selector(&spec.selector).is_ok_and(|s| s.is_empty()) {
+        ctx.recorder.warning(
+            &*d,
+            "SelectingAll",
+            "This deployment is selecting all pods. A non-empty selector is required.".into(),
+        );
+        return Ok(Action::await_change());
     }
-    let paused = spec.paused.unwrap_or(false);
-    let mut progressed = None;
+    let mut sync = Sync::new(&ctx, &d).await?;
+    let result = if spec.paused.unwrap_or(false) || sync.is_scaling_event() {
+        sync.sync().await
+    } else if rolling::is_rolling(&d) {
+        sync.rolling().await
+    } else {
+        sync.recreate().await
+    };
+    match result {
+        // Our copy of a ReplicaSet or of the Deployment was stale; the cache is about to
+        // bring the newer one.
+        Err(Error::Api(kube::Error::Api(e))) if e.code == 409 => {
+            Ok(Action::requeue(Duration::from_millis(250)))
+        }
+        other => other,
+    }
+}
 
-    // The new ReplicaSet: create it, or make its revision the newest (a rollback).
-    let new = match new {
-        Some(rs) if paused => Some(rs),
-        Some(rs) => {
-            if revision(&rs) < max_revision || revision(&rs) == 0 {
-                let old_revision = revision(&rs);
-                let mut annotations = json!({REVISION: (max_revision + 1).to_string()});
-                if old_revision > 0 {
-                    annotations[REVISION_HISTORY] = json!(old_revision.to_string());
+/// One sync of one Deployment: its ReplicaSets, and its status as this sync changes it.
+struct Sync<'a> {
+    ctx: &'a Context,
+    d: &'a Deployment,
+    api: Api<ReplicaSet>,
+    /// The ReplicaSet whose template is the Deployment's, if one exists.
+    new: Option<ReplicaSet>,
+    /// The other ReplicaSets, oldest first.
+    olds: Vec<ReplicaSet>,
+    /// The Deployment's status with the conditions this sync set before the rollout
+    /// (paused, resumed, new ReplicaSet created or found).
+    base: DeploymentStatus,
+}
+
+impl<'a> Sync<'a> {
+    /// Claims the Deployment's ReplicaSets (adopting matching orphans, releasing those that
+    /// stopped matching) and finds the new one.
+    async fn new(ctx: &'a Context, d: &'a Deployment) -> Result<Sync<'a>> {
+        let ns = d.namespace().unwrap_or_default();
+        let uid = d.metadata.uid.clone().unwrap_or_default();
+        let api: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &ns);
+        let mut sets = Vec::new();
+        for rs in ctx.informers.get::<ReplicaSet>().store().state() {
+            if rs.namespace().as_deref() != Some(ns.as_str()) {
+                continue;
+            }
+            let matches = selects(d, &rs);
+            match pods::controller_of(&rs.metadata) {
+                Some(o) if o.uid == uid && matches => sets.push((*rs).clone()),
+                Some(o) if o.uid == uid => {
+                    let refs: Vec<_> = rs
+                        .owner_references()
+                        .iter()
+                        .filter(|r| r.uid != uid)
+                        .cloned()
+                        .collect();
+                    set_owners(&api, &rs, json!(refs)).await?;
                 }
-                copy_change_cause(&d, &mut annotations);
-                let rs = api
-                    .patch(
-                        rs.metadata.name.as_deref().unwrap_or(""),
-                        &PatchParams::default(),
-                        &Patch::Merge(&json!({"metadata": {"annotations": annotations}})),
-                    )
-                    .await?;
-                Some(Arc::new(rs))
-            } else {
-                Some(rs)
+                None if matches && rs.metadata.deletion_timestamp.is_none() => {
+                    let mut refs = rs.owner_references().to_vec();
+                    refs.push(pods::owner_reference(d));
+                    if let Some(adopted) = set_owners(&api, &rs, json!(refs)).await? {
+                        sets.push(adopted);
+                    }
+                }
+                _ => {}
             }
         }
-        None if paused => None,
-        None => {
-            let collisions = d
-                .status
-                .as_ref()
-                .and_then(|s| s.collision_count)
-                .unwrap_or(0);
-            let hash = template_hash(&template, collisions);
-            let rs_name = format!("{name}-{hash}");
-            let total: i32 = sets.iter().map(|rs| replicas(rs)).sum();
-            // Recreate starts the new ReplicaSet once the old ones are gone; a rolling update
-            // starts it within the surge.
-            let initial = if recreate {
-                if olds.iter().any(|rs| replicas(rs) > 0) {
-                    0
-                } else {
-                    want
-                }
-            } else {
-                (want + surge - total).clamp(0, want)
-            };
-            let mut rs_template = spec.template.clone();
-            let tmeta = rs_template.metadata.get_or_insert_with(Default::default);
-            tmeta
-                .labels
-                .get_or_insert_with(BTreeMap::new)
-                .insert(HASH_LABEL.into(), hash.clone());
-            let mut selector = spec.selector.clone();
-            selector
-                .match_labels
-                .get_or_insert_with(BTreeMap::new)
-                .insert(HASH_LABEL.into(), hash.clone());
-            let mut labels = spec
-                .template
-                .metadata
-                .as_ref()
-                .and_then(|m| m.labels.clone())
-                .unwrap_or_default();
-            labels.insert(HASH_LABEL.into(), hash.clone());
-            let mut annotations = BTreeMap::from([
-                (REVISION.to_string(), (max_revision + 1).to_string()),
-                (DESIRED.to_string(), want.to_string()),
-                (MAX.to_string(), (want + surge).to_string()),
-            ]);
-            if let Some(cause) = d
-                .metadata
-                .annotations
-                .as_ref()
-                .and_then(|a| a.get(CHANGE_CAUSE))
-            {
-                annotations.insert(CHANGE_CAUSE.into(), cause.clone());
+        sets.sort_by_key(by_age);
+        let wanted = template::bare(d.spec.as_ref().map(|s| &s.template));
+        let new_at = sets.iter().position(|rs| {
+            template::bare(rs.spec.as_ref().and_then(|s| s.template.as_ref())) == wanted
+        });
+        let new = new_at.map(|i| sets.remove(i));
+        let mut base = d.status.clone().unwrap_or_default();
+        progress::paused(d, &mut base, progress::now());
+        Ok(Sync {
+            ctx,
+            d,
+            api,
+            new,
+            olds: sets,
+            base,
+        })
+    }
+
+    fn want(&self) -> i32 {
+        rolling::desired(self.d)
+    }
+
+    /// Every ReplicaSet, the new one first.
+    fn all(&self) -> Vec<&ReplicaSet> {
+        self.new.iter().chain(&self.olds).collect()
+    }
+
+    fn is_scaling_event(&self) -> bool {
+        self.new.is_some() && sync::is_scaling_event(self.d, &self.all())
+    }
+
+    /// Upstream's `sync`: a paused Deployment or a change of `spec.replicas` only scales
+    /// (proportionally), without rolling anything out.
+    async fn sync(&mut self) -> Result<Action> {
+        self.sync_revision(false).await?;
+        let has_new = self.new.is_some();
+        let targets = sync::scale_targets(self.d, &self.all(), has_new);
+        let mut index = 0;
+        if let Some(new) = self.new.take() {
+            self.new = Some(self.scale(new, targets[0]).await?);
+            index = 1;
+        }
+        for i in 0..self.olds.len() {
+            let rs = self.olds[i].clone();
+            self.olds[i] = self.scale(rs, targets[index + i]).await?;
+        }
+        let paused = self.d.spec.as_ref().and_then(|s| s.paused).unwrap_or(false);
+        if paused {
+            self.cleanup().await?;
+        }
+        let now = progress::now();
+        let status = progress::calculate(
+            self.d,
+            &self.base,
+            &self.all(),
+            self.new.as_ref(),
+            rolling::max_unavailable(self.d),
+            now,
+        );
+        self.write_status(status).await?;
+        Ok(Action::await_change())
+    }
+
+    /// Upstream's `rolloutRolling`: grow the new ReplicaSet within maxSurge, else shrink old
+    /// ones within maxUnavailable.
+    async fn rolling(&mut self) -> Result<Action> {
+        self.sync_revision(true).await?;
+        let Some(new) = self.new.clone() else {
+            return self.rollout_status().await;
+        };
+        let want = self.want();
+        let (surge, _) = rolling::fenceposts(self.d);
+        let all: i32 = self.all().iter().map(|rs| replicas(rs)).sum();
+        let target = rolling::new_rs_replicas(want, surge, replicas(&new), all);
+        if target != replicas(&new) {
+            self.new = Some(self.scale(new, target).await?);
+            return self.rollout_status().await;
+        }
+        let active: Vec<usize> = (0..self.olds.len())
+            .filter(|&i| replicas(&self.olds[i]) > 0)
+            .collect();
+        let sizes: Vec<rolling::Size> = active
+            .iter()
+            .map(|&i| rolling::Size {
+                replicas: replicas(&self.olds[i]),
+                available: available(&self.olds[i]),
+            })
+            .collect();
+        let new_size = rolling::Size {
+            replicas: replicas(&new),
+            available: available(&new),
+        };
+        let targets =
+            rolling::old_rs_targets(want, rolling::max_unavailable(self.d), new_size, &sizes);
+        let mut scaled = false;
+        for (&i, target) in active.iter().zip(targets) {
+            if target != replicas(&self.olds[i]) {
+                let rs = self.olds[i].clone();
+                self.olds[i] = self.scale(rs, target).await?;
+                scaled = true;
             }
-            let rs = ReplicaSet {
-                metadata: ObjectMeta {
-                    name: Some(rs_name.clone()),
-                    namespace: Some(ns.clone()),
-                    labels: Some(labels),
-                    annotations: Some(annotations),
-                    owner_references: Some(vec![pods::owner_reference(&*d)]),
-                    ..Default::default()
-                },
-                spec: Some(k8s_openapi::api::apps::v1::ReplicaSetSpec {
-                    replicas: Some(initial),
-                    min_ready_seconds: spec.min_ready_seconds,
-                    selector,
-                    template: Some(rs_template),
-                }),
-                status: None,
-            };
-            match api.create(&PostParams::default(), &rs).await {
-                Ok(created) => {
-                    ctx.recorder.normal(
-                        &*d,
-                        "ScalingReplicaSet",
-                        format!("Scaled up replica set {rs_name} from 0 to {initial}"),
-                    );
-                    progressed = Some((
-                        "NewReplicaSetCreated",
-                        format!("Created new replica set \"{rs_name}\""),
-                    ));
-                    Some(Arc::new(created))
+        }
+        if !scaled && progress::is_complete(self.d, &self.base) {
+            self.cleanup().await?;
+        }
+        self.rollout_status().await
+    }
+
+    /// Upstream's `rolloutRecreate`: old ReplicaSets to zero, then, once none of their pods
+    /// is left, the new one to the full count.
+    async fn recreate(&mut self) -> Result<Action> {
+        self.sync_revision(false).await?;
+        let mut scaled = false;
+        for i in 0..self.olds.len() {
+            if replicas(&self.olds[i]) > 0 {
+                let rs = self.olds[i].clone();
+                self.olds[i] = self.scale(rs, 0).await?;
+                scaled = true;
+            }
+        }
+        if scaled || self.old_pods_running() {
+            return self.rollout_status().await;
+        }
+        if self.new.is_none() {
+            self.sync_revision(true).await?;
+        }
+        if let Some(new) = self.new.clone() {
+            let want = self.want();
+            self.new = Some(self.scale(new, want).await?);
+        }
+        if progress::is_complete(self.d, &self.base) {
+            self.cleanup().await?;
+        }
+        self.rollout_status().await
+    }
+
+    /// Whether any pod of an old ReplicaSet has not finished (upstream's `oldPodsRunning`).
+    fn old_pods_running(&self) -> bool {
+        let counted: i32 = self
+            .olds
+            .iter()
+            .map(|rs| rs.status.as_ref().map(|s| s.replicas).unwrap_or(0))
+            .sum();
+        if counted > 0 {
+            return true;
+        }
+        let old_uids: Vec<&str> = self
+            .olds
+            .iter()
+            .filter_map(|rs| rs.metadata.uid.as_deref())
+            .collect();
+        let ns = self.d.namespace();
+        self.ctx
+            .informers
+            .get::<Pod>()
+            .store()
+            .state()
+            .iter()
+            .filter(|p| p.namespace() == ns)
+            .filter(|p| {
+                pods::controller_of(&p.metadata).is_some_and(|o| old_uids.contains(&o.uid.as_str()))
+            })
+            .any(|p| {
+                !matches!(
+                    p.status.as_ref().and_then(|s| s.phase.as_deref()),
+                    Some("Succeeded" | "Failed")
+                )
+            })
+    }
+
+    /// Upstream's `getAllReplicaSetsAndSyncRevision`: the new ReplicaSet's revision becomes
+    /// the newest (a rollback renumbers an old template), it is created when missing and
+    /// `create` says so, and the Deployment's revision annotation follows it.
+    async fn sync_revision(&mut self, create: bool) -> Result<()> {
+        let new_revision = self.olds.iter().map(revision).max().unwrap_or(0) + 1;
+        let min_ready = self.d.spec.as_ref().and_then(|s| s.min_ready_seconds);
+        match self.new.take() {
+            Some(rs) => {
+                let annotations = sync::new_rs_annotations(
+                    self.d,
+                    rs.metadata.annotations.as_ref(),
+                    new_revision,
+                    true,
+                );
+                let rs_min_ready = rs.spec.as_ref().and_then(|s| s.min_ready_seconds);
+                if annotations.is_some() || rs_min_ready.unwrap_or(0) != min_ready.unwrap_or(0) {
+                    let patch = json!({
+                        "metadata": {"resourceVersion": rs.metadata.resource_version,
+                                     "annotations": annotations.unwrap_or_default()},
+                        "spec": {"minReadySeconds": min_ready},
+                    });
+                    let updated = self
+                        .api
+                        .patch(
+                            &rs.name_any(),
+                            &PatchParams::default(),
+                            &Patch::Merge(&patch),
+                        )
+                        .await?;
+                    self.new = Some(updated);
+                } else {
+                    self.new = Some(rs);
                 }
-                Err(kube::Error::Api(e)) if e.code == 409 => {
-                    // A ReplicaSet of that name with another template: count the collision.
-                    let dapi: Api<Deployment> = Api::namespaced(ctx.client.clone(), &ns);
-                    dapi.patch_status(
-                        &name,
+                if progress::get(&self.base, "Progressing").is_none()
+                    && self
+                        .d
+                        .spec
+                        .as_ref()
+                        .and_then(|s| s.progress_deadline_seconds)
+                        .is_some()
+                {
+                    let name = self
+                        .new
+                        .as_ref()
+                        .map(|rs| rs.name_any())
+                        .unwrap_or_default();
+                    progress::set(
+                        &mut self.base,
+                        progress::condition(
+                            "Progressing",
+                            "True",
+                            progress::reason::FOUND_NEW_RS,
+                            format!("Found new replica set \"{name}\""),
+                            progress::now(),
+                        ),
+                    );
+                }
+            }
+            None if create => self.create_new(new_revision).await?,
+            None => {}
+        }
+        if let Some(rev) = self.new.as_ref().map(revision).filter(|r| *r > 0) {
+            let current = self.d.annotations().get(REVISION).cloned();
+            if current.as_deref() != Some(rev.to_string().as_str()) {
+                let deployments: Api<Deployment> = Api::namespaced(
+                    self.ctx.client.clone(),
+                    &self.d.namespace().unwrap_or_default(),
+                );
+                let patch = json!({"metadata": {"annotations": {REVISION: rev.to_string()}}});
+                deployments
+                    .patch(
+                        &self.d.name_any(),
                         &PatchParams::default(),
-                        &Patch::Merge(&json!({"status": {"collisionCount": collisions + 1}})),
+                        &Patch::Merge(&patch),
                     )
                     .await?;
-                    return Ok(Action::requeue(Duration::from_millis(100)));
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates the new ReplicaSet `<deployment>-<pod-template-hash>`, sized within the surge
+    /// (or at the full count for Recreate, whose old pods are gone by now).
+    async fn create_new(&mut self, new_revision: i64) -> Result<()> {
+        let d = self.d;
+        let spec = d.spec.clone().unwrap_or_default();
+        let collisions = self.base.collision_count.unwrap_or(0);
+        let hash = template_hash(&template::bare(Some(&spec.template)), collisions);
+        let name = format!("{}-{hash}", d.name_any());
+        let mut rs_template = spec.template.clone();
+        rs_template
+            .metadata
+            .get_or_insert_with(Default::default)
+            .labels
+            .get_or_insert_with(BTreeMap::new)
+            .insert(HASH_LABEL.into(), hash.clone());
+        let mut selector = spec.selector.clone();
+        selector
+            .match_labels
+            .get_or_insert_with(BTreeMap::new)
+            .insert(HASH_LABEL.into(), hash.clone());
+        let want = self.want();
+        let initial = if rolling::is_rolling(d) {
+            let all: i32 = self.olds.iter().map(replicas).sum();
+            rolling::new_rs_replicas(want, rolling::max_surge(d), 0, all)
+        } else {
+            want
+        };
+        let rs = ReplicaSet {
+            metadata: ObjectMeta {
+                name: Some(name.clone()),
+                namespace: d.namespace(),
+                labels: rs_template.metadata.as_ref().and_then(|m| m.labels.clone()),
+                annotations: sync::new_rs_annotations(d, None, new_revision, false),
+                owner_references: Some(vec![pods::owner_reference(d)]),
+                ..Default::default()
+            },
+            spec: Some(ReplicaSetSpec {
+                replicas: Some(initial),
+                min_ready_seconds: spec.min_ready_seconds,
+                selector,
+                template: Some(rs_template),
+            }),
+            status: None,
+        };
+        match self.api.create(&PostParams::default(), &rs).await {
+            Ok(created) => {
+                if initial > 0 {
+                    self.ctx.recorder.normal(
+                        d,
+                        "ScalingReplicaSet",
+                        format!("Scaled up replica set {name} from 0 to {initial}"),
+                    );
                 }
+                if spec.progress_deadline_seconds.is_some() {
+                    progress::set(
+                        &mut self.base,
+                        progress::condition(
+                            "Progressing",
+                            "True",
+                            progress::reason::NEW_RS_CREATED,
+                            format!("Created new replica set \"{name}\""),
+                            progress::now(),
+                        ),
+                    );
+                }
+                self.new = Some(created);
+                Ok(())
+            }
+            Err(kube::Error::Api(e)) if e.code == 409 => {
+                // Ours already (a lagging cache), or a hash collision with another template.
+                let existing = self.api.get(&name).await?;
+                let ours = pods::controller_of(&existing.metadata)
+                    .is_some_and(|o| Some(&o.uid) == d.metadata.uid.as_ref());
+                let same = template::bare(existing.spec.as_ref().and_then(|s| s.template.as_ref()))
+                    == template::bare(Some(&spec.template));
+                if ours && same {
+                    self.new = Some(existing);
+                    return Ok(());
+                }
+                let deployments: Api<Deployment> =
+                    Api::namespaced(self.ctx.client.clone(), &d.namespace().unwrap_or_default());
+                let patch = json!({"status": {"collisionCount": collisions + 1}});
+                deployments
+                    .patch_status(
+                        &d.name_any(),
+                        &PatchParams::default(),
+                        &Patch::Merge(&patch),
+                    )
+                    .await?;
+                Err(Error::Invalid(format!(
+                    "replica set {name} exists with another template; collision count raised"
+                )))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Sets a ReplicaSet's replicas and its desired/max annotations (upstream's
+    /// `scaleReplicaSet`), with a ScalingReplicaSet event when the size changes.
+    async fn scale(&self, rs: ReplicaSet, to: i32) -> Result<ReplicaSet> {
+        let want = self.want();
+        let max = want + rolling::max_surge(self.d);
+        let from = replicas(&rs);
+        let annotation = |k: &str| rs.annotations().get(k).cloned();
+        let annotations_current = annotation(DESIRED) == Some(want.to_string())
+            && annotation(MAX) == Some(max.to_string());
+        if from == to && annotations_current {
+            return Ok(rs);
+        }
+        let patch = json!({
+            "metadata": {"resourceVersion": rs.metadata.resource_version,
+                         "annotations": {DESIRED: want.to_string(), MAX: max.to_string()}},
+            "spec": {"replicas": to},
+        });
+        let name = rs.name_any();
+        let updated = self
+            .api
+            .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await?;
+        if from != to {
+            let direction = if to > from { "up" } else { "down" };
+            self.ctx.recorder.normal(
+                self.d,
+                "ScalingReplicaSet",
+                format!("Scaled {direction} replica set {name} from {from} to {to}"),
+            );
+        }
+        Ok(updated)
+    }
+
+    /// Upstream's `cleanupDeployment`: deletes the oldest revisions beyond
+    /// revisionHistoryLimit, skipping any that still has pods.
+    async fn cleanup(&self) -> Result<()> {
+        let Some(limit) = self.d.spec.as_ref().and_then(|s| s.revision_history_limit) else {
+            return Ok(());
+        };
+        let mut alive: Vec<&ReplicaSet> = self
+            .olds
+            .iter()
+            .filter(|rs| rs.metadata.deletion_timestamp.is_none())
+            .collect();
+        let excess = alive.len().saturating_sub(limit.max(0) as usize);
+        alive.sort_by_key(|rs| revision(rs));
+        for rs in alive.into_iter().take(excess) {
+            let status = rs.status.clone().unwrap_or_default();
+            let observed = status.observed_generation.unwrap_or(0);
+            if status.replicas != 0
+                || replicas(rs) != 0
+                || rs.metadata.generation.unwrap_or(0) > observed
+            {
+                continue;
+            }
+            let name = rs.name_any();
+            match self.api.delete(&name, &DeleteParams::background()).await {
+                Ok(_) => tracing::debug!(replicaset = name, "deleted an old revision"),
+                Err(kube::Error::Api(e)) if e.code == 404 => {}
                 Err(e) => return Err(e.into()),
             }
         }
-    };
-
-    if !paused && let Some(new) = &new {
-        let scaled_any = if recreate {
-            rollout_recreate(&ctx, &d, &api, new, &olds, want).await?
-        } else {
-            rollout_rolling(&ctx, &d, &api, new, &olds, want, surge, unavailable).await?
-        };
-        if scaled_any && progressed.is_none() {
-            progressed = Some((
-                "ReplicaSetUpdated",
-                format!(
-                    "ReplicaSet \"{}\" is progressing.",
-                    new.metadata.name.as_deref().unwrap_or("")
-                ),
-            ));
-        }
-        cleanup(&api, &olds, spec.revision_history_limit.unwrap_or(10)).await?;
-    } else if paused {
-        // A paused deployment still follows `replicas` on its current ReplicaSet.
-        if let Some(new) = &new
-            && olds.iter().all(|rs| replicas(rs) == 0)
-            && replicas(new) != want
-        {
-            scale(&ctx, &d, &api, new, want, want + surge).await?;
-        }
+        Ok(())
     }
-    update_status(
-        &ctx,
-        &d,
-        new.as_deref(),
-        &sets,
-        want,
-        unavailable,
-        paused,
-        progressed,
-    )
-    .await
-}
 
-fn copy_change_cause(d: &Deployment, annotations: &mut serde_json::Value) {
-    if let Some(cause) = d
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(CHANGE_CAUSE))
-    {
-        annotations[CHANGE_CAUSE] = json!(cause);
-    }
-}
-
-/// Sets a ReplicaSet's replicas (and the desired/max annotations) with an event.
-async fn scale(
-    ctx: &Context,
-    d: &Deployment,
-    api: &Api<ReplicaSet>,
-    rs: &ReplicaSet,
-    to: i32,
-    max: i32,
-) -> Result<()> {
-    let from = replicas(rs);
-    let name = rs.metadata.name.clone().unwrap_or_default();
-    let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-    let patch = json!({
-        "metadata": {"annotations": {DESIRED: want.to_string(), MAX: max.to_string()}},
-        "spec": {"replicas": to},
-    });
-    api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await?;
-    if from != to {
-        let direction = if to > from { "up" } else { "down" };
-        ctx.recorder.normal(
-            d,
-            "ScalingReplicaSet",
-            format!("Scaled {direction} replica set {name} from {from} to {to}"),
+    /// Upstream's `syncRolloutStatus`: counts, Available, Progressing (with the deadline,
+    /// looked at again when due) and ReplicaFailure.
+    async fn rollout_status(&self) -> Result<Action> {
+        let now = progress::now();
+        let all = self.all();
+        let new = self.new.as_ref();
+        let mut status = progress::calculate(
+            self.d,
+            &self.base,
+            &all,
+            new,
+            rolling::max_unavailable(self.d),
+            now,
         );
+        let due = progress::rollout(self.d, &self.base, &mut status, &all, new, now);
+        self.write_status(status).await?;
+        Ok(due
+            .map(Action::requeue)
+            .unwrap_or_else(Action::await_change))
     }
-    Ok(())
-}
 
-/// One step of a rolling update; returns whether anything was scaled.
-#[allow(clippy::too_many_arguments)]
-async fn rollout_rolling(
-    ctx: &Context,
-    d: &Deployment,
-    api: &Api<ReplicaSet>,
-    new: &ReplicaSet,
-    olds: &[Arc<ReplicaSet>],
-    want: i32,
-    surge: i32,
-    unavailable: i32,
-) -> Result<bool> {
-    let total: i32 = replicas(new) + olds.iter().map(|rs| replicas(rs)).sum::<i32>();
-    let max_total = want + surge;
-    // Scale up the new ReplicaSet within the surge.
-    let mut target_new = replicas(new);
-    if replicas(new) > want {
-        target_new = want;
-    } else if total < max_total && replicas(new) < want {
-        target_new = replicas(new) + (max_total - total).min(want - replicas(new));
-    }
-    if target_new != replicas(new) {
-        scale(ctx, d, api, new, target_new, max_total).await?;
-        return Ok(true);
-    }
-    // Scale down old ReplicaSets while keeping the minimum available.
-    let min_available = want - unavailable;
-    let new_unavailable = replicas(new) - available(new);
-    let all = total;
-    let mut budget = all - min_available - new_unavailable;
-    if budget <= 0 {
-        return Ok(false);
-    }
-    let mut scaled_any = false;
-    // First the old pods that are not available anyway.
-    for rs in olds.iter().filter(|rs| replicas(rs) > available(rs)) {
-        if budget <= 0 {
-            break;
+    /// Writes the status when it differs from the stored one.
+    async fn write_status(&self, status: DeploymentStatus) -> Result<()> {
+        let stored = self.d.status.clone().unwrap_or_default();
+        if !progress::differs(&stored, &status) {
+            return Ok(());
         }
-        let cut = (replicas(rs) - available(rs)).min(budget);
-        scale(ctx, d, api, rs, replicas(rs) - cut, max_total).await?;
-        budget -= cut;
-        scaled_any = true;
-    }
-    if scaled_any {
-        return Ok(true);
-    }
-    // Then available old pods, oldest ReplicaSet first, down to the minimum available.
-    let total_available: i32 = available(new) + olds.iter().map(|rs| available(rs)).sum::<i32>();
-    let mut budget = (total_available - min_available).min(budget);
-    for rs in olds.iter().filter(|rs| replicas(rs) > 0) {
-        if budget <= 0 {
-            break;
-        }
-        let cut = replicas(rs).min(budget);
-        scale(ctx, d, api, rs, replicas(rs) - cut, max_total).await?;
-        budget -= cut;
-        scaled_any = true;
-    }
-    Ok(scaled_any)
-}
-
-/// Recreate: old ReplicaSets to zero, wait for their pods to be gone, then the new one up.
-async fn rollout_recreate(
-    ctx: &Context,
-    d: &Deployment,
-    api: &Api<ReplicaSet>,
-    new: &ReplicaSet,
-    olds: &[Arc<ReplicaSet>],
-    want: i32,
-) -> Result<bool> {
-    let mut scaled_any = false;
-    for rs in olds.iter().filter(|rs| replicas(rs) > 0) {
-        scale(ctx, d, api, rs, 0, want).await?;
-        scaled_any = true;
-    }
-    let old_pods_left = olds
-        .iter()
-        .any(|rs| rs.status.as_ref().map(|s| s.replicas).unwrap_or(0) > 0);
-    if scaled_any || old_pods_left {
-        return Ok(scaled_any);
-    }
-    if replicas(new) != want {
-        scale(ctx, d, api, new, want, want).await?;
-        return Ok(true);
-    }
-    Ok(false)
-}
-
-/// Deletes the oldest empty ReplicaSets beyond `revisionHistoryLimit`.
-async fn cleanup(api: &Api<ReplicaSet>, olds: &[Arc<ReplicaSet>], limit: i32) -> Result<()> {
-    let mut empty: Vec<&Arc<ReplicaSet>> = olds
-        .iter()
-        .filter(|rs| replicas(rs) == 0 && rs.status.as_ref().map(|s| s.replicas).unwrap_or(0) == 0)
-        .filter(|rs| rs.metadata.deletion_timestamp.is_none())
-        .collect();
-    empty.sort_by_key(|rs| revision(rs));
-    let excess = empty.len().saturating_sub(limit.max(0) as usize);
-    for rs in empty.into_iter().take(excess) {
-        let name = rs.metadata.name.clone().unwrap_or_default();
-        match api.delete(&name, &DeleteParams::background()).await {
-            Ok(_) => tracing::debug!(replicaset = name, "deleted an old ReplicaSet"),
-            Err(kube::Error::Api(e)) if e.code == 404 => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(())
-}
-
-/// Status counts, the revision annotation and the Available/Progressing conditions.
-#[allow(clippy::too_many_arguments)]
-async fn update_status(
-    ctx: &Context,
-    d: &Deployment,
-    new: Option<&ReplicaSet>,
-    sets: &[Arc<ReplicaSet>],
-    want: i32,
-    max_unavailable: i32,
-    paused: bool,
-    progressed: Option<(&str, String)>,
-) -> Result<Action> {
-    let ns = d.metadata.namespace.clone().unwrap_or_default();
-    let name = d.metadata.name.clone().unwrap_or_default();
-    let api: Api<Deployment> = Api::namespaced(ctx.client.clone(), &ns);
-    let status_of = |rs: &ReplicaSet| rs.status.clone().unwrap_or_default();
-    let total: i32 = sets.iter().map(|rs| status_of(rs).replicas).sum();
-    let ready: i32 = sets
-        .iter()
-        .map(|rs| status_of(rs).ready_replicas.unwrap_or(0))
-        .sum();
-    let avail: i32 = sets.iter().map(|rs| available(rs)).sum();
-    let updated = new.map(|rs| status_of(rs).replicas).unwrap_or(0);
-    let new_name = new
-        .and_then(|rs| rs.metadata.name.clone())
-        .unwrap_or_default();
-    let now = Timestamp::now();
-    let old_conditions = d
-        .status
-        .as_ref()
-        .and_then(|s| s.conditions.clone())
-        .unwrap_or_default();
-    let find = |t: &str| old_conditions.iter().find(|c| c.type_ == t).cloned();
-    let condition = |t: &str, status: &str, reason: &str, message: String, keep_update: bool| {
-        let old = find(t);
-        let same = old.as_ref().is_some_and(|o| o.status == status);
-        let same_reason = old
-            .as_ref()
-            .is_some_and(|o| o.status == status && o.reason.as_deref() == Some(reason));
-        DeploymentCondition {
-            type_: t.to_string(),
-            status: status.to_string(),
-            reason: Some(reason.to_string()),
-            message: Some(message),
-            last_transition_time: if same {
-                old.as_ref().and_then(|o| o.last_transition_time.clone())
-            } else {
-                Some(Time(now))
-            },
-            last_update_time: if keep_update && same_reason {
-                old.as_ref().and_then(|o| o.last_update_time.clone())
-            } else {
-                Some(Time(now))
-            },
-        }
-    };
-    let available_condition = if avail >= want - max_unavailable {
-        condition(
-            "Available",
-            "True",
-            "MinimumReplicasAvailable",
-            "Deployment has minimum availability.".into(),
-            true,
-        )
-    } else {
-        condition(
-            "Available",
-            "False",
-            "MinimumReplicasUnavailable",
-            "Deployment does not have minimum availability.".into(),
-            true,
-        )
-    };
-    let complete = new.is_some()
-        && updated == want
-        && total == want
-        && avail == want
-        && new.is_some_and(|rs| replicas(rs) == want);
-    let deadline = d
-        .spec
-        .as_ref()
-        .and_then(|s| s.progress_deadline_seconds)
-        .unwrap_or(600);
-    let old_progress = find("Progressing");
-    let mut requeue = None;
-    let progressing = if paused {
-        condition(
-            "Progressing",
-            "Unknown",
-            "DeploymentPaused",
-            "Deployment is paused".into(),
-            true,
-        )
-    } else if complete {
-        condition(
-            "Progressing",
-            "True",
-            "NewReplicaSetAvailable",
-            format!("ReplicaSet \"{new_name}\" has successfully progressed."),
-            true,
-        )
-    } else if let Some((reason, message)) = progressed {
-        condition("Progressing", "True", reason, message, false)
-    } else if old_progress
-        .as_ref()
-        .is_some_and(|c| c.reason.as_deref() == Some("ProgressDeadlineExceeded"))
-    {
-        condition(
-            "Progressing",
-            "False",
-            "ProgressDeadlineExceeded",
-            format!("ReplicaSet \"{new_name}\" has timed out progressing."),
-            true,
-        )
-    } else {
-        let last = old_progress
-            .as_ref()
-            .and_then(|c| c.last_update_time.as_ref())
-            .map(|t| t.0)
-            .unwrap_or(now);
-        let waited = now.duration_since(last).as_secs();
-        if waited >= deadline as i64 {
-            ctx.recorder.warning(
-                d,
-                "ProgressDeadlineExceeded",
-                format!("ReplicaSet \"{new_name}\" has timed out progressing."),
-            );
-            condition(
-                "Progressing",
-                "False",
-                "ProgressDeadlineExceeded",
-                format!("ReplicaSet \"{new_name}\" has timed out progressing."),
-                false,
-            )
-        } else {
-            requeue = Some(Duration::from_secs((deadline as i64 - waited).max(1) as u64));
-            let reason = old_progress
-                .as_ref()
-                .and_then(|c| c.reason.clone())
-                .filter(|r| {
-                    r != "NewReplicaSetAvailable"
-                        && r != "DeploymentPaused"
-                        && r != "DeploymentResumed"
-                })
-                .unwrap_or_else(|| "ReplicaSetUpdated".into());
-            condition(
-                "Progressing",
-                "True",
-                &reason,
-                format!("ReplicaSet \"{new_name}\" is progressing."),
-                true,
-            )
-        }
-    };
-    let status = json!({
-        "observedGeneration": d.metadata.generation,
-        "replicas": total,
-        "updatedReplicas": updated,
-        "readyReplicas": ready,
-        "availableReplicas": avail,
-        "unavailableReplicas": (want - avail).max(0),
-        "conditions": [available_condition, progressing],
-    });
-    let old = serde_json::to_value(&d.status).unwrap_or_default();
-    let differs = [
-        "observedGeneration",
-        "replicas",
-        "updatedReplicas",
-        "readyReplicas",
-        "availableReplicas",
-        "unavailableReplicas",
-    ]
-    .iter()
-    .any(|k| old[k].as_i64().unwrap_or(0) != status[k].as_i64().unwrap_or(0))
-        || conditions_differ(&old["conditions"], &status["conditions"]);
-    if differs {
-        let mut status = status;
-        if old.get("collisionCount").is_some() {
-            status["collisionCount"] = old["collisionCount"].clone();
-        }
+        let api: Api<Deployment> = Api::namespaced(
+            self.ctx.client.clone(),
+            &self.d.namespace().unwrap_or_default(),
+        );
         api.patch_status(
-            &name,
+            &self.d.name_any(),
             &PatchParams::default(),
             &Patch::Merge(&json!({"status": status})),
         )
         .await?;
-    }
-    if let Some(rev) = new.map(revision).filter(|r| *r > 0) {
-        let current = d
-            .metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(REVISION))
-            .cloned();
-        if current.as_deref() != Some(rev.to_string().as_str()) {
-            api.patch(
-                &name,
-                &PatchParams::default(),
-                &Patch::Merge(&json!({"metadata": {"annotations": {REVISION: rev.to_string()}}})),
-            )
-            .await?;
-        }
-    }
-    Ok(requeue
-        .map(Action::requeue)
-        .unwrap_or_else(Action::await_change))
-}
-
-/// Whether conditions differ in anything but their timestamps.
-fn conditions_differ(old: &serde_json::Value, new: &serde_json::Value) -> bool {
-    let key = |v: &serde_json::Value| -> Vec<(String, String, String, String)> {
-        v.as_array()
-            .into_iter()
-            .flatten()
-            .map(|c| {
-                let s = |k: &str| c[k].as_str().unwrap_or("").to_string();
-                (s("type"), s("status"), s("reason"), s("message"))
-            })
-            .collect()
-    };
-    key(old) != key(new)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn surge_rounds_up_and_unavailable_rounds_down() {
-        let pct = |s: &str| IntOrString::String(s.into());
-        assert_eq!(scaled(Some(&pct("25%")), 3, "25%", true), 1);
-        assert_eq!(scaled(Some(&pct("25%")), 3, "25%", false), 0);
-        assert_eq!(scaled(None, 10, "25%", true), 3);
-        assert_eq!(scaled(None, 10, "25%", false), 2);
-        assert_eq!(scaled(Some(&IntOrString::Int(2)), 10, "25%", false), 2);
-    }
-
-    #[test]
-    fn template_hashes_are_stable_and_safe() {
-        let t = json!({"spec": {"containers": [{"name": "c", "image": "nginx"}]}});
-        let h = template_hash(&t, 0);
-        assert_eq!(h, template_hash(&t, 0));
-        assert_ne!(h, template_hash(&t, 1));
-        assert!(h.chars().all(|c| "bcdfghjklmnpqrstvwxz2456789".contains(c)));
+        Ok(())
     }
 }
 
-#[cfg(test)]
-mod template_tests {
-    use super::*;
-
-    #[test]
-    fn templates_with_explicit_zero_values_equal_their_bare_form() {
-        let rs: k8s_openapi::api::core::v1::PodTemplateSpec = serde_json::from_value(json!({"metadata":{"generateName":"","generation":0,"labels":{"app":"web","pod-template-hash":"54c4768798"},"name":"","namespace":"","resourceVersion":"","selfLink":"","uid":""},"spec":{"containers":[{"image":"nginx:1.0","imagePullPolicy":"IfNotPresent","name":"nginx","resources":{},"stdin":false,"stdinOnce":false,"terminationMessagePath":"/dev/termination-log","terminationMessagePolicy":"File","tty":false,"workingDir":""}],"dnsPolicy":"ClusterFirst","hostIPC":false,"hostNetwork":false,"hostPID":false,"hostname":"","nodeName":"","priorityClassName":"","restartPolicy":"Always","schedulerName":"default-scheduler","securityContext":{},"serviceAccountName":"","subdomain":"","terminationGracePeriodSeconds":30}})).unwrap();
-        let d: k8s_openapi::api::core::v1::PodTemplateSpec = serde_json::from_value(json!({"metadata":{"labels":{"app":"web"}},"spec":{"containers":[{"image":"nginx:1.0","imagePullPolicy":"IfNotPresent","name":"nginx","resources":{},"terminationMessagePath":"/dev/termination-log","terminationMessagePolicy":"File"}],"dnsPolicy":"ClusterFirst","restartPolicy":"Always","schedulerName":"default-scheduler","securityContext":{},"terminationGracePeriodSeconds":30}})).unwrap();
-        assert_eq!(bare_template(Some(&rs)), bare_template(Some(&d)));
+/// Replaces a ReplicaSet's ownerReferences (adoption or release), guarded by its uid;
+/// `None` when it is gone or changed meanwhile.
+async fn set_owners(
+    api: &Api<ReplicaSet>,
+    rs: &ReplicaSet,
+    refs: serde_json::Value,
+) -> Result<Option<ReplicaSet>> {
+    let patch = json!({"metadata": {"ownerReferences": refs, "uid": rs.metadata.uid}});
+    match api
+        .patch(
+            &rs.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await
+    {
+        Ok(rs) => Ok(Some(rs)),
+        Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 || e.code == 422 => Ok(None),
+        Err(e) => Err(e.into()),
     }
 }

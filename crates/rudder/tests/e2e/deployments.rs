@@ -75,20 +75,30 @@ fn a_deployment_reaches_ready_rolls_out_and_rolls_back() {
         3
     ]));
     let _ = watch.kill();
+    let _ = watch.wait();
     let seen = {
         use std::io::Read;
         let mut s = String::new();
         watch.stdout.take().unwrap().read_to_string(&mut s).unwrap();
         s
     };
-    // Replay the watched ReplicaSet sizes: their sum never exceeds 3 + 1.
+    // Replay the watched ReplicaSets in the server's order: their sizes never sum above
+    // 3 + maxSurge, and their available pods never below 3 - maxUnavailable.
     let mut sizes = std::collections::BTreeMap::new();
+    let mut available = std::collections::BTreeMap::new();
     for line in seen.lines() {
         let parts: Vec<&str> = line.split_whitespace().collect();
-        if let [name, replicas, ..] = parts.as_slice() {
+        if let [name, replicas, rest @ ..] = parts.as_slice() {
             sizes.insert(name.to_string(), replicas.parse::<i64>().unwrap_or(0));
+            let ready = rest
+                .first()
+                .and_then(|a| a.parse::<i64>().ok())
+                .unwrap_or(0);
+            available.insert(name.to_string(), ready);
             let total: i64 = sizes.values().sum();
             assert!(total <= 4, "surge exceeded: {sizes:?}\n{seen}");
+            let up: i64 = available.values().sum();
+            assert!(up >= 3, "availability dropped: {available:?}\n{seen}");
         }
     }
     assert!(sizes.len() >= 2, "expected two ReplicaSets in {seen}");
@@ -384,4 +394,129 @@ spec:
             .count(),
         2
     );
+}
+
+#[test]
+fn a_restart_rolls_out_new_pods_with_the_same_spec() {
+    let cluster = crate::cluster();
+    let _nodes = cluster.simulate_nodes(&["--count", "3"]).unwrap();
+    cluster
+        .kubectl(&[
+            "create",
+            "deployment",
+            "app",
+            "--image=nginx",
+            "--replicas=2",
+        ])
+        .ok();
+    rollout(&cluster, "deployment/app");
+    let pods = || {
+        let mut v: Vec<String> = cluster
+            .kubectl(&["get", "pods", "-l", "app=app", "-o", "name"])
+            .stdout
+            .lines()
+            .map(str::to_string)
+            .collect();
+        v.sort();
+        v
+    };
+    let before = pods();
+    cluster
+        .kubectl(&["rollout", "restart", "deployment/app"])
+        .ok();
+    rollout(&cluster, "deployment/app");
+    assert!(eventually(Duration::from_secs(20), || {
+        let now = pods();
+        now.len() == 2 && now.iter().all(|p| !before.contains(p))
+    }));
+    let restarted = cluster
+        .kubectl(&[
+            "get",
+            "pods",
+            "-l",
+            "app=app",
+            "-o",
+            "jsonpath={.items[*].metadata.annotations.kubectl\\.kubernetes\\.io/restartedAt}",
+        ])
+        .stdout;
+    assert_eq!(restarted.split_whitespace().count(), 2, "{restarted}");
+    let sets = cluster
+        .kubectl(&[
+            "get",
+            "rs",
+            "-l",
+            "app=app",
+            "-o",
+            "jsonpath={range .items[*]}{.metadata.annotations.deployment\\.kubernetes\\.io/revision}={.spec.replicas}{\"\\n\"}{end}",
+        ])
+        .stdout;
+    let mut sets: Vec<&str> = sets.lines().collect();
+    sets.sort();
+    assert_eq!(sets, vec!["1=0", "2=2"]);
+    let events = cluster
+        .kubectl(&["describe", "deployment", "app"])
+        .ok()
+        .to_string();
+    assert!(events.contains("ScalingReplicaSet"), "{events}");
+    assert!(events.contains("Scaled down replica set app-"), "{events}");
+}
+
+#[test]
+fn scaling_a_stuck_rollout_is_proportional() {
+    let cluster = crate::cluster();
+    let _nodes = cluster.simulate_nodes(&["--count", "3"]).unwrap();
+    cluster
+        .kubectl(&[
+            "create",
+            "deployment",
+            "big",
+            "--image=nginx",
+            "--replicas=4",
+        ])
+        .ok();
+    rollout(&cluster, "deployment/big");
+    // The new pods can never be scheduled, so the rollout stops at maxSurge 1 and
+    // maxUnavailable 1: 3 old and 2 new.
+    cluster
+        .kubectl(&["set", "resources", "deployment/big", "--requests=cpu=100"])
+        .ok();
+    let sizes = || {
+        let out = cluster
+            .kubectl(&[
+                "get",
+                "rs",
+                "-l",
+                "app=big",
+                "-o",
+                "jsonpath={range .items[*]}{.metadata.annotations.deployment\\.kubernetes\\.io/revision}={.spec.replicas}{\"\\n\"}{end}",
+            ])
+            .stdout;
+        let mut v: Vec<String> = out.lines().map(str::to_string).collect();
+        v.sort();
+        v
+    };
+    assert!(
+        eventually(Duration::from_secs(20), || sizes() == vec!["1=3", "2=2"]),
+        "{:?}",
+        sizes()
+    );
+    // 8 replicas allow 10 pods (maxSurge 2): the 5 more are shared 3:2, as the sizes are.
+    cluster
+        .kubectl(&["scale", "deployment/big", "--replicas=8"])
+        .ok();
+    assert!(
+        eventually(Duration::from_secs(20), || sizes() == vec!["1=6", "2=4"]),
+        "{:?}",
+        sizes()
+    );
+    let available = cluster
+        .kubectl(&[
+            "get",
+            "deployment",
+            "big",
+            "-o",
+            "jsonpath={.status.conditions[?(@.type==\"Available\")].status}",
+        ])
+        .stdout;
+    assert_eq!(available, "True");
 }
