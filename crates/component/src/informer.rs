@@ -4,6 +4,10 @@
 //! kube-runtime's own shared streams do not pass deletions on, and a controller must see a
 //! deleted pod to replace it; so the feed here carries every added, changed and deleted
 //! object. A subscriber that falls behind is not waited for: it gets the whole cache again.
+//!
+//! Memory: cached objects drop `metadata.managedFields` (no controller reads them; an update
+//! without them keeps the stored ones), and the feed holds keys of changed objects, looked up
+//! in the cache when a subscriber takes them, so its buffer never keeps superseded versions.
 
 use std::{
     any::{Any, TypeId},
@@ -37,13 +41,22 @@ impl<K> Kind for K where
 {
 }
 
+/// One entry of the change feed.
+#[derive(Clone)]
+enum Change<K: Kind> {
+    /// Added or changed: the current version is in the cache.
+    Applied(ObjectRef<K>),
+    /// Deleted: its last version.
+    Deleted(Arc<K>),
+}
+
 /// The cache and change feed of one kind.
 ///
 /// Wait for the cache with [`Informer::ready`], not `Store::wait_until_ready`: kube-runtime's
 /// readiness wakes only one of several concurrent waiters.
 pub struct Informer<K: Kind> {
     store: Store<K>,
-    feed: broadcast::Sender<Arc<K>>,
+    feed: broadcast::Sender<Change<K>>,
     synced: watch::Receiver<bool>,
 }
 
@@ -72,6 +85,7 @@ impl<K: Kind> Informer<K> {
         tokio::spawn(async move {
             let mut events = watcher(api, watcher::Config::default().any_semantic())
                 .default_backoff()
+                .modify(|obj: &mut K| obj.meta_mut().managed_fields = None)
                 .boxed();
             let mut before: Vec<Arc<K>> = Vec::new();
             while let Some(event) = events.next().await {
@@ -88,11 +102,10 @@ impl<K: Kind> Informer<K> {
                 writer.apply_watcher_event(&event);
                 match event {
                     watcher::Event::Apply(obj) => {
-                        let key = ObjectRef::from_obj(&obj);
-                        let _ = feed.send(store.get(&key).unwrap_or_else(|| Arc::new(obj)));
+                        let _ = feed.send(Change::Applied(ObjectRef::from_obj(&obj)));
                     }
                     watcher::Event::Delete(obj) => {
-                        let _ = feed.send(Arc::new(obj));
+                        let _ = feed.send(Change::Deleted(Arc::new(obj)));
                     }
                     watcher::Event::InitDone => {
                         // After a (re)list everyone looks at everything again, and objects
@@ -102,11 +115,11 @@ impl<K: Kind> Informer<K> {
                             now.iter().map(|o| ObjectRef::from_obj(&**o)).collect();
                         for obj in std::mem::take(&mut before) {
                             if !present.contains(&ObjectRef::from_obj(&*obj)) {
-                                let _ = feed.send(obj);
+                                let _ = feed.send(Change::Deleted(obj));
                             }
                         }
-                        for obj in &now {
-                            let _ = feed.send(obj.clone());
+                        for key in present {
+                            let _ = feed.send(Change::Applied(key));
                         }
                         synced_tx.send_replace(true);
                         tracing::debug!(kind = %K::kind(&()), objects = now.len(), "cache synced");
@@ -131,7 +144,7 @@ impl<K: Kind> Informer<K> {
     /// Every object once the cache is complete, then each added, changed and deleted object.
     pub fn subscribe(&self) -> impl Stream<Item = Arc<K>> + Send + 'static {
         struct Feed<K: Kind> {
-            rx: broadcast::Receiver<Arc<K>>,
+            rx: broadcast::Receiver<Change<K>>,
             informer: Informer<K>,
             pending: VecDeque<Arc<K>>,
             started: bool,
@@ -153,7 +166,13 @@ impl<K: Kind> Informer<K> {
                     return Some((obj, s));
                 }
                 match s.rx.recv().await {
-                    Ok(obj) => return Some((obj, s)),
+                    Ok(Change::Deleted(obj)) => return Some((obj, s)),
+                    Ok(Change::Applied(key)) => {
+                        // Gone again since: its deletion follows in the feed.
+                        if let Some(obj) = s.informer.store.get(&key) {
+                            return Some((obj, s));
+                        }
+                    }
                     Err(broadcast::error::RecvError::Lagged(_)) => {
                         s.pending = s.informer.store.state().into();
                     }

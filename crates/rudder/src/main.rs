@@ -6,6 +6,12 @@ use std::{net::IpAddr, path::PathBuf, sync::Arc, time::Instant};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+/// mimalloc instead of glibc's malloc: the API server allocates and frees many small JSON
+/// values per request from several threads, which glibc serves slower and with more
+/// fragmentation (see docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Kubernetes in one binary.
 #[derive(Parser)]
 #[command(name = "rudder", version, about, propagate_version = true)]
@@ -225,6 +231,30 @@ where
         .with_context(|| format!("running {lease}"))
 }
 
+/// Runs a control-plane component embedded in the server on a thread and runtime of its own,
+/// as if it were a separate process: the OS then shares the cores between it and the API
+/// server, where in one runtime its loops would queue behind every request being served.
+async fn on_own_thread(
+    name: &str,
+    component: impl std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+) -> anyhow::Result<()> {
+    let (done, ended) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(move || {
+            let result = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(anyhow::Error::from)
+                .and_then(|runtime| runtime.block_on(component));
+            let _ = done.send(result);
+        })
+        .with_context(|| format!("starting the {name} thread"))?;
+    ended
+        .await
+        .with_context(|| format!("the {name} panicked"))?
+}
+
 /// A process-unique suffix for lease identities.
 fn uuid_like() -> String {
     let nanos = std::time::SystemTime::now()
@@ -270,15 +300,22 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
     );
     let mut components = tokio::task::JoinSet::new();
     if !args.disable_controller_manager {
-        let client = component::client(&running.kubeconfig, "kube-controller-manager").await?;
+        let kubeconfig = running.kubeconfig.clone();
         let options = args.controllers.options();
-        components.spawn(elected(client, "kube-controller-manager", |c| {
-            controllers::run(c, options)
+        components.spawn(on_own_thread("controller-manager", async move {
+            let client = component::client(&kubeconfig, "kube-controller-manager").await?;
+            elected(client, "kube-controller-manager", |c| {
+                controllers::run(c, options)
+            })
+            .await
         }));
     }
     if !args.disable_scheduler {
-        let client = component::client(&running.kubeconfig, "kube-scheduler").await?;
-        components.spawn(elected(client, "kube-scheduler", scheduler::run));
+        let kubeconfig = running.kubeconfig.clone();
+        components.spawn(on_own_thread("scheduler", async move {
+            let client = component::client(&kubeconfig, "kube-scheduler").await?;
+            elected(client, "kube-scheduler", scheduler::run).await
+        }));
     }
     tokio::select! {
         signal = tokio::signal::ctrl_c() => signal.context("waiting for ctrl-c")?,

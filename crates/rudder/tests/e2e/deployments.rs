@@ -509,14 +509,21 @@ fn scaling_a_stuck_rollout_is_proportional() {
         "{:?}",
         sizes()
     );
-    let available = cluster
-        .kubectl(&[
-            "get",
-            "deployment",
-            "big",
-            "-o",
-            "jsonpath={.status.conditions[?(@.type==\"Available\")].status}",
-        ])
-        .stdout;
-    assert_eq!(available, "True");
+    // The old ReplicaSet's three new pods start, and then enough are available again.
+    let available = || {
+        cluster
+            .kubectl(&[
+                "get",
+                "deployment",
+                "big",
+                "-o",
+                "jsonpath={.status.conditions[?(@.type==\"Available\")].status}",
+            ])
+            .stdout
+    };
+    assert!(
+        eventually(Duration::from_secs(20), || available() == "True"),
+        "{}",
+        available()
+    );
 }
