@@ -281,21 +281,31 @@ pub async fn run(args: ScheduleArgs) -> Result<()> {
     )
 }
 
-/// The scheduling section of docs/benchmarks.md, from `schedule-pods.json` and
-/// `schedule-deployment.json` (either may be missing).
+/// The scheduling section of docs/benchmarks.md, from `schedule-{sqlite,memory}-{pods,
+/// deployment}.json` (any may be missing).
 pub fn section(dir: &Path) -> Option<String> {
     let load = |name: &str| -> Option<Value> {
         serde_json::from_str(&std::fs::read_to_string(dir.join(name)).ok()?).ok()
     };
-    let pods = load("schedule-pods.json");
-    let deployment = load("schedule-deployment.json");
-    if pods.is_none() && deployment.is_none() {
+    let runs: Vec<(String, Option<Value>)> = ["sqlite", "memory"]
+        .iter()
+        .flat_map(|store| {
+            [("Plain pods", "pods"), ("One Deployment", "deployment")].map(|(label, file)| {
+                (
+                    format!("{label}, {store} store"),
+                    load(&format!("schedule-{store}-{file}.json")),
+                )
+            })
+        })
+        .collect();
+    if runs.iter().all(|(_, v)| v.is_none()) {
         return None;
     }
     let mut out = String::from("## Scheduling\n\n");
     out.push_str(
-        "A separate `rudder server` (default sqlite store; the scheduler and controller manager \
-         embedded, each on its own thread), 5,000 nodes from `rudder simulate-nodes --count \
+        "A separate `rudder server` per store (the default sqlite store, whose fsyncs pace the \
+         creates, then the memory store; the scheduler and controller manager embedded, each \
+         on its own thread), 5,000 nodes from `rudder simulate-nodes --count \
          5000` renewing their Leases every 10 s, then pods requesting 10m CPU and 16 MiB: \
          10,000 plain pods created by 64 concurrent clients, then one Deployment of 10,000 \
          replicas. End to end is timed from the first create until a watch has seen every pod \
@@ -307,7 +317,7 @@ pub fn section(dir: &Path) -> Option<String> {
         "| Workload | Pods | Created in | All bound after | End to end | Scheduling throughput, per second (average / median) | Server RSS after (peak) |\n",
     );
     out.push_str("| --- | --- | --- | --- | --- | --- | --- |\n");
-    for (label, v) in [("Plain pods", &pods), ("One Deployment", &deployment)] {
+    for (label, v) in &runs {
         let Some(v) = v else {
             out.push_str(&format!("| {label} | (not run) | | | | | |\n"));
             continue;
