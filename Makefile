@@ -7,7 +7,7 @@ CARGO ?= cargo
 .PHONY: run build test deps bench fmt lint clean
 
 ## Build and run a single-node cluster; kubectl access via $(DATA_DIR)/kubeconfig.yaml.
-run: build
+run: deps build
 	@echo "export KUBECONFIG=$(DATA_DIR)/kubeconfig.yaml"
 	./target/release/rudder server --data-dir $(DATA_DIR) --port $(PORT)
 

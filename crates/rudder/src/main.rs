@@ -31,6 +31,103 @@ enum Command {
     Scheduler(ClientArgs),
     /// Registers simulated nodes whose pods go Running without containers (like kwok).
     SimulateNodes(SimulateArgs),
+    /// Runs the node agent: registers this machine as a Node and runs its pods in containers
+    /// through CRI (containerd, runc, CNI).
+    Agent(AgentArgs),
+    /// Manages the images of this node's container runtime (air-gapped: no registry needed).
+    Image(ImageArgs),
+}
+
+/// Flags of `rudder agent` (and of the agent embedded in `rudder server`).
+#[derive(clap::Args)]
+struct AgentArgs {
+    #[command(flatten)]
+    client: ClientArgs,
+    #[command(flatten)]
+    node: NodeArgs,
+}
+
+/// Where the agent keeps its state and how it names and wires the node.
+#[derive(clap::Args)]
+struct NodeArgs {
+    /// The agent's directory: containerd's root and socket, CNI state, pod logs, and
+    /// `images/`, whose tarballs are imported at start (default: `/var/lib/rudder/agent`;
+    /// for `rudder server`, `agent/` in its data dir).
+    #[arg(long = "agent-dir")]
+    agent_dir: Option<PathBuf>,
+    /// The node's name (default: the host name).
+    #[arg(long)]
+    node_name: Option<String>,
+    /// The node's address: its InternalIP and its pods' hostIP.
+    #[arg(long, default_value = "127.0.0.1")]
+    node_ip: String,
+    /// The socket of a running CRI runtime to use instead of starting containerd.
+    #[arg(long)]
+    container_runtime_endpoint: Option<PathBuf>,
+    /// The Linux bridge of the pod network.
+    #[arg(long, default_value = "rudder0")]
+    bridge: String,
+}
+
+impl NodeArgs {
+    fn options(&self, default_dir: &std::path::Path) -> kubelet::Options {
+        kubelet::Options {
+            node_name: self.node_name.clone().unwrap_or_else(hostname),
+            address: self.node_ip.clone(),
+            data_dir: self.agent_dir.clone().unwrap_or_else(|| default_dir.into()),
+            runtime_endpoint: self.container_runtime_endpoint.clone(),
+            bridge: self.bridge.clone(),
+        }
+    }
+}
+
+/// This machine's host name, lower-cased as node names must be.
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_lowercase())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "rudder".into())
+}
+
+/// Flags of `rudder image`.
+#[derive(clap::Args)]
+struct ImageArgs {
+    /// The agent's directory (its containerd's socket is found there).
+    #[arg(long = "agent-dir", default_value = "/var/lib/rudder/agent")]
+    agent_dir: PathBuf,
+    /// The socket of a running containerd to use instead of the agent's.
+    #[arg(long)]
+    container_runtime_endpoint: Option<PathBuf>,
+    #[command(subcommand)]
+    command: ImageCommand,
+}
+
+#[derive(Subcommand)]
+enum ImageCommand {
+    /// Imports image tarballs (docker-archive or OCI layout).
+    Import {
+        /// The tarballs.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Lists the images.
+    Ls,
+    /// Removes images.
+    Rm {
+        /// Image references, e.g. docker.io/library/busybox:latest.
+        #[arg(required = true)]
+        images: Vec<String>,
+    },
+    /// Writes a busybox image built from the host's busybox-static, with the given tags.
+    BuildBusybox {
+        /// Where to write the docker-archive tarball.
+        #[arg(long)]
+        output: PathBuf,
+        /// Tags, e.g. busybox:latest.
+        #[arg(required = true)]
+        tags: Vec<String>,
+    },
 }
 
 /// Flags of components that reach the cluster through a kubeconfig.
@@ -152,6 +249,8 @@ struct ServerArgs {
     /// Run the control plane only, without the embedded node agent.
     #[arg(long)]
     disable_agent: bool,
+    #[command(flatten)]
+    node: NodeArgs,
     /// Store backend: `sqlite` (durable, default) or `memory` (lost on exit; for tests).
     #[arg(long, default_value = "sqlite", value_parser = ["sqlite", "memory"])]
     datastore: String,
@@ -193,6 +292,14 @@ fn main() -> anyhow::Result<()> {
             let client = component::client(&args.kubeconfig, "kube-scheduler").await?;
             elected(client, "kube-scheduler", scheduler::run).await
         }),
+        Command::Agent(args) => runtime.block_on(async {
+            let client = component::client(&args.client.kubeconfig, "kubelet").await?;
+            tokio::select! {
+                result = kubelet::run(client, args.node.options("/var/lib/rudder/agent".as_ref())) => Ok(result?),
+                _ = tokio::signal::ctrl_c() => Ok(()),
+            }
+        }),
+        Command::Image(args) => runtime.block_on(image(args)),
         Command::SimulateNodes(args) => runtime.block_on(async {
             let client = component::client(&args.client.kubeconfig, "rudder-simulator").await?;
             let options = simulator::Options {
@@ -255,6 +362,41 @@ async fn on_own_thread(
         .with_context(|| format!("the {name} panicked"))?
 }
 
+/// `rudder image ...`.
+async fn image(args: ImageArgs) -> anyhow::Result<()> {
+    let ctr = kubelet::images::Ctr {
+        address: args
+            .container_runtime_endpoint
+            .clone()
+            .unwrap_or_else(|| kubelet::containerd::Layout::under(&args.agent_dir).socket),
+    };
+    match args.command {
+        ImageCommand::Import { files } => {
+            for file in files {
+                print!("{}", ctr.import(&file).await?);
+            }
+        }
+        ImageCommand::Ls => {
+            for image in ctr.list().await? {
+                println!("{image}");
+            }
+        }
+        ImageCommand::Rm { images } => ctr.remove(&images).await?,
+        ImageCommand::BuildBusybox { output, tags } => {
+            let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
+            let archive = kubelet::images::busybox_archive(
+                std::path::Path::new(kubelet::images::BUSYBOX),
+                &tags,
+                &["sh"],
+            )
+            .context("building the busybox image (is busybox-static installed?)")?;
+            std::fs::write(&output, archive)
+                .with_context(|| format!("writing {}", output.display()))?;
+        }
+    }
+    Ok(())
+}
+
 /// A process-unique suffix for lease identities.
 fn uuid_like() -> String {
     let nanos = std::time::SystemTime::now()
@@ -279,13 +421,8 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
     };
     // Upstream compacts etcd every five minutes; keep a window of history for watches.
     store::compact::spawn_compactor(storage.clone(), std::time::Duration::from_secs(300), 10_000);
-    if !args.disable_agent {
-        tracing::info!(
-            "the node agent is not part of this build yet; running the control plane only"
-        );
-    }
     let running = apiserver::start(apiserver::Config {
-        data_dir: args.data_dir,
+        data_dir: args.data_dir.clone(),
         bind_address: args.bind_address,
         port: args.port,
         token_file: args.token_file,
@@ -315,6 +452,14 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
         components.spawn(on_own_thread("scheduler", async move {
             let client = component::client(&kubeconfig, "kube-scheduler").await?;
             elected(client, "kube-scheduler", scheduler::run).await
+        }));
+    }
+    if !args.disable_agent {
+        let kubeconfig = running.kubeconfig.clone();
+        let options = args.node.options(&args.data_dir.join("agent"));
+        components.spawn(on_own_thread("agent", async move {
+            let client = component::client(&kubeconfig, "kubelet").await?;
+            Ok(kubelet::run(client, options).await?)
         }));
     }
     tokio::select! {

@@ -54,6 +54,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("controllers", &["apimachinery", "component"]),
     ("scheduler", &["apimachinery", "component"]),
     ("simulator", &["apimachinery", "component"]),
+    ("kubelet", &["apimachinery", "component"]),
     (
         "rudder",
         &[
@@ -65,6 +66,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "controllers",
             "scheduler",
             "simulator",
+            "kubelet",
         ],
     ),
 ];

@@ -259,6 +259,125 @@ impl Drop for Cluster {
     }
 }
 
+/// A real node for a test: `rudder agent` with containerd, its own agent dir and bridge, and
+/// the test images imported (busybox from the host's busybox-static, also tagged `nginx`).
+/// Dropping it kills the pods' containers, then the agent and its containerd.
+pub struct Node {
+    /// The node's name.
+    pub name: String,
+    /// The agent's directory.
+    pub agent_dir: PathBuf,
+    bridge: String,
+    process: Process,
+}
+
+impl Node {
+    /// What the agent logged so far.
+    pub fn log(&self) -> String {
+        self.process.log()
+    }
+
+    fn ctr(&self, args: &[&str]) -> Option<String> {
+        let out = Command::new("ctr")
+            .arg("--address")
+            .arg(self.agent_dir.join("containerd/containerd.sock"))
+            .args(["--namespace", "k8s.io"])
+            .args(args)
+            .output()
+            .ok()?;
+        Some(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        for task in self
+            .ctr(&["tasks", "ls", "--quiet"])
+            .unwrap_or_default()
+            .lines()
+        {
+            let _ = self.ctr(&["tasks", "delete", "--force", task]);
+        }
+        // SIGINT lets the agent stop its containerd.
+        let _ = Command::new("kill")
+            .args(["-INT", &self.process.child.id().to_string()])
+            .status();
+        let _ = eventually(Duration::from_secs(5), || {
+            self.process.child.try_wait().ok().flatten().is_some()
+        });
+        let _ = Command::new("ip")
+            .args(["link", "delete", &self.bridge])
+            .status();
+    }
+}
+
+impl Cluster {
+    /// Starts a server whose pod network is its own: a /16 out of 10.128.0.0/9 chosen by the
+    /// API port, so that the agents of tests running in parallel never share routes.
+    pub fn start_for_nodes(binary: &Path) -> Result<Cluster> {
+        let port = free_port();
+        let cidr = format!("10.{}.0.0/16", 128 + port % 128);
+        let mut cluster = Cluster {
+            binary: binary.to_path_buf(),
+            dir: tempfile::Builder::new().prefix("rudder-test-").tempdir()?,
+            port,
+            flags: vec!["--cluster-cidr".into(), cidr],
+            child: None,
+        };
+        cluster.boot()?;
+        Ok(cluster)
+    }
+
+    /// Starts a real node agent for this cluster and waits until its node is Ready.
+    pub fn node(&self) -> Result<Node> {
+        let name = format!("node-{}", self.port);
+        let agent_dir = self.dir.path().join("agent");
+        let images = agent_dir.join("images");
+        std::fs::create_dir_all(&images)?;
+        let built = Command::new(&self.binary)
+            .args(["image", "build-busybox", "--output"])
+            .arg(images.join("busybox.tar"))
+            .args(["busybox:latest", "nginx:latest"])
+            .status()?;
+        if !built.success() {
+            bail!("building the busybox test image failed");
+        }
+        let bridge = format!("rd{}", self.port);
+        let agent_dir_text = agent_dir.to_string_lossy().into_owned();
+        let process = self.spawn(&[
+            "agent",
+            "--agent-dir",
+            &agent_dir_text,
+            "--node-name",
+            &name,
+            "--bridge",
+            &bridge,
+        ])?;
+        let node = Node {
+            name: name.clone(),
+            agent_dir,
+            bridge,
+            process,
+        };
+        let ready = eventually(Duration::from_secs(60), || {
+            self.kubectl(&[
+                "get",
+                "node",
+                &name,
+                "-o",
+                "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
+            ])
+            .stdout
+                == "True"
+                && node.log().contains("node registered")
+        });
+        if !ready {
+            bail!("node {name} did not become Ready: {}", node.log());
+        }
+        Ok(node)
+    }
+}
+
 /// A `rudder` component process of a test (simulated nodes, a controller manager...);
 /// stopping it (drop or `stop`) kills it, as a machine that lost power.
 pub struct Process {

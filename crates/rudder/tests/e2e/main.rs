@@ -7,6 +7,7 @@ mod crash;
 mod deployments;
 mod errors;
 mod kubectl;
+mod node_agent;
 mod printers;
 mod scheduling;
 mod services_storage;

@@ -1,0 +1,183 @@
+//! The kubelet: registers this machine as a Node, keeps its Lease fresh, and runs the pods
+//! bound to it in real containers through the Container Runtime Interface: containerd (a
+//! child of the agent unless `--container-runtime-endpoint` names a running runtime), runc,
+//! and the standard CNI plugins for the pod network.
+//!
+//! `containerd` starts the runtime, `cri` speaks to it, `images` builds and imports images
+//! without a registry, `network` writes the CNI config, `node` is the Node object and `pods`
+//! the pod workers.
+
+pub mod containerd;
+pub mod cri;
+pub mod images;
+pub mod network;
+pub mod node;
+pub mod pods;
+
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+use k8s_cri::v1::{ImageSpec, ImageStatusRequest};
+use k8s_openapi::api::core::v1::Node;
+use kube::{Api, Client};
+
+/// How the agent runs.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The node's name.
+    pub node_name: String,
+    /// The node's address, reported as its InternalIP and the pods' hostIP.
+    pub address: String,
+    /// The agent's data dir (containerd, CNI state, pod logs, air-gap images).
+    pub data_dir: PathBuf,
+    /// An existing CRI runtime's socket; `None` starts containerd as a child.
+    pub runtime_endpoint: Option<PathBuf>,
+    /// The Linux bridge of the pod network (at most 15 characters).
+    pub bridge: String,
+}
+
+/// Errors that stop the kubelet.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The API refused.
+    #[error("api: {0}")]
+    Api(#[from] kube::Error),
+    /// Starting or reaching the runtime failed.
+    #[error("runtime: {0}")]
+    Io(#[from] std::io::Error),
+    /// The CRI connection failed.
+    #[error("cri: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    /// The runtime refused.
+    #[error("cri: {0}")]
+    Cri(#[from] tonic::Status),
+    /// The control plane gave the node no pod CIDR.
+    #[error("node {0} got no spec.podCIDR within 30 s (is the controller manager running?)")]
+    NoPodCidr(String),
+}
+
+/// Runs the kubelet until the process ends.
+pub async fn run(client: Client, options: Options) -> Result<(), Error> {
+    std::fs::create_dir_all(&options.data_dir)?;
+    let layout = containerd::Layout::under(&options.data_dir);
+    let (_containerd, socket) = match &options.runtime_endpoint {
+        Some(socket) => (None, socket.clone()),
+        None => (
+            Some(containerd::Containerd::start(&layout).await?),
+            layout.socket.clone(),
+        ),
+    };
+    let cri = cri::Cri::connect(&socket).await?;
+    let ctr = images::Ctr {
+        address: socket.clone(),
+    };
+    ensure_pause_image(&cri, &ctr, &options).await?;
+    import_air_gap(&ctr, &options.data_dir.join("images")).await;
+
+    let uid = node::register(&client, &options.node_name, &options.address).await?;
+    let pod_cidr = wait_for_pod_cidr(&client, &options.node_name).await?;
+    let conflist = network::conflist(
+        &pod_cidr,
+        &options.bridge,
+        &options.data_dir.join("ipam").to_string_lossy(),
+    );
+    std::fs::write(
+        layout.cni_conf_dir.join("10-rudder.conflist"),
+        serde_json::to_vec_pretty(&conflist).expect("JSON"),
+    )?;
+    tracing::info!(node = options.node_name, pod_cidr, "node registered");
+
+    let heartbeat = {
+        let client = client.clone();
+        let name = options.node_name.clone();
+        async move {
+            let mut tick = tokio::time::interval(component::lease::NODE_RENEW_INTERVAL);
+            loop {
+                tick.tick().await;
+                if let Err(error) =
+                    component::lease::renew_node_lease(client.clone(), &name, &uid).await
+                {
+                    tracing::warn!(%error, "could not renew the node lease");
+                }
+            }
+        }
+    };
+    let kubelet = Arc::new(pods::Kubelet::new(
+        client,
+        cri,
+        options.node_name.clone(),
+        options.address.clone(),
+        options.data_dir.join("pods"),
+    ));
+    tokio::select! {
+        _ = heartbeat => {}
+        _ = pods::run(kubelet) => {}
+    }
+    Ok(())
+}
+
+/// Builds the sandbox image from the host's busybox and imports it, unless present.
+async fn ensure_pause_image(
+    cri: &cri::Cri,
+    ctr: &images::Ctr,
+    options: &Options,
+) -> Result<(), Error> {
+    let present = cri
+        .images
+        .clone()
+        .image_status(ImageStatusRequest {
+            image: Some(ImageSpec {
+                image: images::PAUSE_IMAGE.into(),
+                ..Default::default()
+            }),
+            verbose: false,
+        })
+        .await?
+        .into_inner()
+        .image
+        .is_some();
+    if present {
+        return Ok(());
+    }
+    let archive = images::busybox_archive(
+        std::path::Path::new(images::BUSYBOX),
+        &[images::PAUSE_IMAGE],
+        &["sleep", "2147483647"],
+    )?;
+    let file = options.data_dir.join("pause.tar");
+    std::fs::write(&file, archive)?;
+    ctr.import(&file).await?;
+    tracing::info!(
+        image = images::PAUSE_IMAGE,
+        "sandbox image built and imported"
+    );
+    Ok(())
+}
+
+/// Imports every tarball of the air-gap directory (a missing directory is fine).
+async fn import_air_gap(ctr: &images::Ctr, dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "tar") {
+            match ctr.import(&path).await {
+                Ok(_) => tracing::info!(file = %path.display(), "air-gap images imported"),
+                Err(error) => tracing::warn!(file = %path.display(), %error, "import failed"),
+            }
+        }
+    }
+}
+
+/// Waits for the node IPAM controller to give the node its pod CIDR.
+async fn wait_for_pod_cidr(client: &Client, name: &str) -> Result<String, Error> {
+    let api: Api<Node> = Api::all(client.clone());
+    for _ in 0..150 {
+        let node = api.get(name).await?;
+        if let Some(cidr) = node.spec.and_then(|s| s.pod_cidr).filter(|c| !c.is_empty()) {
+            return Ok(cidr);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Err(Error::NoPodCidr(name.to_string()))
+}

@@ -1,0 +1,830 @@
+//! Pod workers: one task per pod bound to this node, woken by the pod's changes and every
+//! second (upstream's PLEG relist period). Each pass makes the runtime match the pod: a
+//! sandbox (network namespace through CNI), init containers in order, then the containers,
+//! restarted as `restartPolicy` says with CrashLoopBackOff; then it reports what the runtime
+//! shows as the pod's status. A pod being deleted has its containers stopped within its grace
+//! period, its sandbox removed, and is then deleted for good.
+
+use std::{
+    collections::HashMap,
+    path::PathBuf,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use futures::StreamExt;
+use k8s_cri::v1::{
+    ContainerConfig, ContainerFilter, ContainerMetadata, ContainerState, ContainerStatusRequest,
+    CreateContainerRequest, ImageSpec, ImageStatusRequest, KeyValue, LinuxPodSandboxConfig,
+    LinuxSandboxSecurityContext, ListContainersRequest, ListPodSandboxRequest, NamespaceMode,
+    NamespaceOption, PodSandboxConfig, PodSandboxFilter, PodSandboxMetadata,
+    PodSandboxStatusRequest, PullImageRequest, RemoveContainerRequest, RemovePodSandboxRequest,
+    RunPodSandboxRequest, StartContainerRequest, StopContainerRequest, StopPodSandboxRequest,
+};
+use k8s_openapi::api::core::v1::{Container, Pod};
+use kube::{
+    Api, Client,
+    api::{DeleteParams, Patch, PatchParams, Preconditions},
+    runtime::{
+        WatchStreamExt,
+        reflector::{self, ObjectRef, Store},
+        watcher,
+    },
+};
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+
+use crate::cri::Cri;
+
+/// The label containerd's sandboxes and containers carry with the pod's uid.
+const POD_UID: &str = "io.kubernetes.pod.uid";
+/// The label a container carries with its name in the pod spec.
+const CONTAINER_NAME: &str = "io.kubernetes.container.name";
+/// The first and the longest CrashLoopBackOff delays (upstream's 10 s doubling to 5 min).
+const BACKOFF_START: Duration = Duration::from_secs(10);
+const BACKOFF_MAX: Duration = Duration::from_secs(300);
+
+/// What every pod worker shares.
+pub struct Kubelet {
+    /// The API client.
+    pub client: Client,
+    /// The runtime.
+    pub cri: Cri,
+    /// This node's name.
+    pub node: String,
+    /// This node's address (the pods' hostIP).
+    pub address: String,
+    /// Where pod log directories go.
+    pub pods_dir: PathBuf,
+    workers: Mutex<HashMap<String, Arc<Notify>>>,
+}
+
+impl Kubelet {
+    /// A kubelet without workers yet.
+    pub fn new(client: Client, cri: Cri, node: String, address: String, pods_dir: PathBuf) -> Self {
+        Kubelet {
+            client,
+            cri,
+            node,
+            address,
+            pods_dir,
+            workers: Mutex::default(),
+        }
+    }
+}
+
+/// Watches the pods bound to this node and runs a worker per pod.
+pub async fn run(kubelet: Arc<Kubelet>) {
+    let (store, writer) = reflector::store::<Pod>();
+    let api: Api<Pod> = Api::all(kubelet.client.clone());
+    let config = watcher::Config::default().fields(&format!("spec.nodeName={}", kubelet.node));
+    let mut events = watcher(api, config)
+        .default_backoff()
+        .reflect(writer)
+        .touched_objects()
+        .boxed();
+    while let Some(event) = events.next().await {
+        let pod = match event {
+            Ok(pod) => pod,
+            Err(error) => {
+                tracing::warn!(%error, "pod watch failed; retrying");
+                continue;
+            }
+        };
+        let uid = pod.metadata.uid.clone().unwrap_or_default();
+        let mut workers = kubelet.workers.lock().expect("workers");
+        if let Some(wake) = workers.get(&uid) {
+            wake.notify_one();
+            continue;
+        }
+        let wake = Arc::new(Notify::new());
+        workers.insert(uid.clone(), wake.clone());
+        let key = ObjectRef::from_obj(&pod);
+        tokio::spawn(worker(kubelet.clone(), store.clone(), key, uid, wake));
+    }
+}
+
+/// Runs one pod until it is gone.
+async fn worker(
+    kubelet: Arc<Kubelet>,
+    store: Store<Pod>,
+    key: ObjectRef<Pod>,
+    uid: String,
+    wake: Arc<Notify>,
+) {
+    let mut state = PodState::default();
+    loop {
+        let pod = store
+            .get(&key)
+            .filter(|p| p.metadata.uid.as_deref() == Some(uid.as_str()));
+        let result = match &pod {
+            None => teardown(&kubelet.cri, &uid, 0).await.map(|_| true),
+            Some(pod) if pod.metadata.deletion_timestamp.is_some() => {
+                finish_deletion(&kubelet, pod).await.map(|_| true)
+            }
+            Some(pod) => sync(&kubelet, pod, &mut state).await.map(|_| false),
+        };
+        match result {
+            Ok(true) => break,
+            Ok(false) => {}
+            Err(error) => {
+                tracing::warn!(pod = %key, %error, "pod sync failed; retrying");
+            }
+        }
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+    kubelet.workers.lock().expect("workers").remove(&uid);
+}
+
+/// Errors of a pod sync.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The runtime refused.
+    #[error("runtime: {0}")]
+    Runtime(#[from] tonic::Status),
+    /// The API refused.
+    #[error("api: {0}")]
+    Api(#[from] kube::Error),
+}
+
+/// What a worker remembers between passes.
+#[derive(Default)]
+struct PodState {
+    /// Per container: restarts so far and when the next start is allowed.
+    backoff: HashMap<String, (u32, Instant)>,
+    /// Why each container waits (reason, message), when it does.
+    waiting: HashMap<String, (String, String)>,
+    /// The last status written.
+    written: Option<Value>,
+}
+
+/// One observed container of the pod: its latest attempt.
+struct Observed {
+    id: String,
+    attempt: u32,
+    state: i32,
+    exit_code: i32,
+    reason: String,
+    message: String,
+    started_at: i64,
+    finished_at: i64,
+    image: String,
+    image_ref: String,
+}
+
+fn nanos_to_rfc3339(nanos: i64) -> Option<String> {
+    (nanos > 0)
+        .then(|| jiff::Timestamp::from_nanosecond(nanos as i128).ok())
+        .flatten()
+        .map(|t| t.round(jiff::Unit::Second).unwrap_or(t).to_string())
+}
+
+async fn sync(kubelet: &Kubelet, pod: &Pod, state: &mut PodState) -> Result<(), SyncError> {
+    let uid = pod.metadata.uid.clone().unwrap_or_default();
+    let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
+    if matches!(phase, Some("Succeeded" | "Failed")) {
+        // Upstream stops a finished pod's sandbox so that its IP is freed.
+        for sandbox in sandboxes(&kubelet.cri, &uid, true).await? {
+            kubelet
+                .cri
+                .runtime
+                .clone()
+                .stop_pod_sandbox(StopPodSandboxRequest {
+                    pod_sandbox_id: sandbox,
+                })
+                .await?;
+        }
+        return Ok(());
+    }
+    let spec = pod.spec.clone().unwrap_or_default();
+    let restart_policy = spec
+        .restart_policy
+        .clone()
+        .unwrap_or_else(|| "Always".into());
+    let (sandbox, sandbox_config) = ensure_sandbox(kubelet, pod).await?;
+    let observed = containers(&kubelet.cri, &sandbox).await?;
+    let mut failed_init = false;
+    let mut init_done = true;
+    for container in spec.init_containers.iter().flatten() {
+        match observed.get(&container.name) {
+            Some(c) if c.state == ContainerState::ContainerExited as i32 && c.exit_code == 0 => {
+                continue;
+            }
+            Some(c) if c.state == ContainerState::ContainerExited as i32 => {
+                init_done = false;
+                if restart_policy == "Never" {
+                    failed_init = true;
+                } else {
+                    start(
+                        kubelet,
+                        pod,
+                        container,
+                        &sandbox,
+                        &sandbox_config,
+                        Some(c),
+                        state,
+                    )
+                    .await?;
+                }
+                break;
+            }
+            Some(_) => {
+                init_done = false;
+                break;
+            }
+            None => {
+                init_done = false;
+                start(
+                    kubelet,
+                    pod,
+                    container,
+                    &sandbox,
+                    &sandbox_config,
+                    None,
+                    state,
+                )
+                .await?;
+                break;
+            }
+        }
+    }
+    if init_done {
+        for container in &spec.containers {
+            match observed.get(&container.name) {
+                None => {
+                    start(
+                        kubelet,
+                        pod,
+                        container,
+                        &sandbox,
+                        &sandbox_config,
+                        None,
+                        state,
+                    )
+                    .await?
+                }
+                Some(c) if c.state == ContainerState::ContainerExited as i32 => {
+                    let restart = match restart_policy.as_str() {
+                        "Always" => true,
+                        "OnFailure" => c.exit_code != 0,
+                        _ => false,
+                    };
+                    if restart {
+                        start(
+                            kubelet,
+                            pod,
+                            container,
+                            &sandbox,
+                            &sandbox_config,
+                            Some(c),
+                            state,
+                        )
+                        .await?;
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    // Report what the runtime shows now.
+    let observed = containers(&kubelet.cri, &sandbox).await?;
+    let ip = kubelet
+        .cri
+        .runtime
+        .clone()
+        .pod_sandbox_status(PodSandboxStatusRequest {
+            pod_sandbox_id: sandbox.clone(),
+            verbose: false,
+        })
+        .await?
+        .into_inner()
+        .status
+        .and_then(|s| s.network)
+        .map(|n| n.ip)
+        .unwrap_or_default();
+    let status = pod_status(kubelet, pod, &observed, state, &ip, failed_init);
+    if state.written.as_ref() != Some(&status) {
+        let api: Api<Pod> = Api::namespaced(
+            kubelet.client.clone(),
+            pod.metadata.namespace.as_deref().unwrap_or("default"),
+        );
+        api.patch_status(
+            pod.metadata.name.as_deref().unwrap_or_default(),
+            &PatchParams::default(),
+            &Patch::Strategic(json!({"status": status})),
+        )
+        .await?;
+        state.written = Some(status);
+    }
+    Ok(())
+}
+
+/// The pod's ready sandbox, created if it has none.
+async fn ensure_sandbox(
+    kubelet: &Kubelet,
+    pod: &Pod,
+) -> Result<(String, PodSandboxConfig), SyncError> {
+    let uid = pod.metadata.uid.clone().unwrap_or_default();
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let namespace = pod.metadata.namespace.clone().unwrap_or_default();
+    let spec = pod.spec.clone().unwrap_or_default();
+    let log_directory = kubelet.pods_dir.join(format!("{namespace}_{name}_{uid}"));
+    let _ = std::fs::create_dir_all(&log_directory);
+    let host_network = spec.host_network == Some(true);
+    let config = PodSandboxConfig {
+        metadata: Some(PodSandboxMetadata {
+            name: name.clone(),
+            uid: uid.clone(),
+            namespace: namespace.clone(),
+            attempt: 0,
+        }),
+        hostname: spec.hostname.clone().unwrap_or_else(|| name.clone()),
+        log_directory: log_directory.to_string_lossy().into_owned(),
+        labels: [
+            ("io.kubernetes.pod.name".to_string(), name),
+            ("io.kubernetes.pod.namespace".to_string(), namespace),
+            (POD_UID.to_string(), uid.clone()),
+        ]
+        .into(),
+        linux: Some(LinuxPodSandboxConfig {
+            security_context: Some(LinuxSandboxSecurityContext {
+                namespace_options: Some(NamespaceOption {
+                    network: if host_network {
+                        NamespaceMode::Node as i32
+                    } else {
+                        NamespaceMode::Pod as i32
+                    },
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    if let Some(id) = sandboxes(&kubelet.cri, &uid, true)
+        .await?
+        .into_iter()
+        .next()
+    {
+        return Ok((id, config));
+    }
+    let id = kubelet
+        .cri
+        .runtime
+        .clone()
+        .run_pod_sandbox(RunPodSandboxRequest {
+            config: Some(config.clone()),
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .pod_sandbox_id;
+    tracing::info!(pod = ?pod.metadata.name, sandbox = id, "sandbox started");
+    Ok((id, config))
+}
+
+/// The pod's sandboxes (only the ready ones if `ready`).
+async fn sandboxes(cri: &Cri, uid: &str, ready: bool) -> Result<Vec<String>, tonic::Status> {
+    let filter = PodSandboxFilter {
+        label_selector: [(POD_UID.to_string(), uid.to_string())].into(),
+        state: ready.then_some(k8s_cri::v1::PodSandboxStateValue {
+            state: k8s_cri::v1::PodSandboxState::SandboxReady as i32,
+        }),
+        ..Default::default()
+    };
+    Ok(cri
+        .runtime
+        .clone()
+        .list_pod_sandbox(ListPodSandboxRequest {
+            filter: Some(filter),
+        })
+        .await?
+        .into_inner()
+        .items
+        .into_iter()
+        .map(|s| s.id)
+        .collect())
+}
+
+/// The latest attempt of each container in a sandbox, by container name.
+async fn containers(cri: &Cri, sandbox: &str) -> Result<HashMap<String, Observed>, tonic::Status> {
+    let list = cri
+        .runtime
+        .clone()
+        .list_containers(ListContainersRequest {
+            filter: Some(ContainerFilter {
+                pod_sandbox_id: sandbox.to_string(),
+                ..Default::default()
+            }),
+        })
+        .await?
+        .into_inner()
+        .containers;
+    let mut out: HashMap<String, Observed> = HashMap::new();
+    for c in list {
+        let name = c
+            .metadata
+            .as_ref()
+            .map(|m| m.name.clone())
+            .unwrap_or_default();
+        let attempt = c.metadata.as_ref().map_or(0, |m| m.attempt);
+        if out.get(&name).is_some_and(|o| o.attempt >= attempt) {
+            continue;
+        }
+        let Some(status) = cri
+            .runtime
+            .clone()
+            .container_status(ContainerStatusRequest {
+                container_id: c.id.clone(),
+                verbose: false,
+            })
+            .await?
+            .into_inner()
+            .status
+        else {
+            continue;
+        };
+        out.insert(
+            name,
+            Observed {
+                id: c.id,
+                attempt,
+                state: status.state,
+                exit_code: status.exit_code,
+                reason: status.reason,
+                message: status.message,
+                started_at: status.started_at,
+                finished_at: status.finished_at,
+                image: status.image.map(|i| i.image).unwrap_or_default(),
+                image_ref: status.image_ref,
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// Starts a container (a new attempt after `previous`), unless its back-off is not over or its
+/// image is missing; records why it waits.
+async fn start(
+    kubelet: &Kubelet,
+    pod: &Pod,
+    container: &Container,
+    sandbox: &str,
+    sandbox_config: &PodSandboxConfig,
+    previous: Option<&Observed>,
+    state: &mut PodState,
+) -> Result<(), SyncError> {
+    let now = Instant::now();
+    let name = container.name.clone();
+    if previous.is_some() {
+        let (restarts, next) = state.backoff.get(&name).copied().unwrap_or((0, now));
+        if next > now {
+            let delay = BACKOFF_START
+                .saturating_mul(1 << restarts.saturating_sub(1).min(5))
+                .min(BACKOFF_MAX);
+            state.waiting.insert(
+                name.clone(),
+                (
+                    "CrashLoopBackOff".into(),
+                    format!(
+                        "back-off {}s restarting failed container={name} pod={}_{}({})",
+                        delay.as_secs(),
+                        pod.metadata.name.as_deref().unwrap_or(""),
+                        pod.metadata.namespace.as_deref().unwrap_or(""),
+                        pod.metadata.uid.as_deref().unwrap_or(""),
+                    ),
+                ),
+            );
+            return Ok(());
+        }
+        let delay = BACKOFF_START
+            .saturating_mul(1 << restarts.min(5))
+            .min(BACKOFF_MAX);
+        state
+            .backoff
+            .insert(name.clone(), (restarts + 1, now + delay));
+    }
+    let image = container.image.clone().unwrap_or_default();
+    let policy = container
+        .image_pull_policy
+        .as_deref()
+        .unwrap_or("IfNotPresent");
+    let present = kubelet
+        .cri
+        .images
+        .clone()
+        .image_status(ImageStatusRequest {
+            image: Some(ImageSpec {
+                image: image.clone(),
+                ..Default::default()
+            }),
+            verbose: false,
+        })
+        .await?
+        .into_inner()
+        .image
+        .is_some();
+    if !present || policy == "Always" {
+        if policy == "Never" {
+            state.waiting.insert(
+                name,
+                (
+                    "ErrImageNeverPull".into(),
+                    format!("Container image \"{image}\" is not present with pull policy of Never"),
+                ),
+            );
+            return Ok(());
+        }
+        let pulled = kubelet
+            .cri
+            .images
+            .clone()
+            .pull_image(PullImageRequest {
+                image: Some(ImageSpec {
+                    image: image.clone(),
+                    ..Default::default()
+                }),
+                sandbox_config: Some(sandbox_config.clone()),
+                ..Default::default()
+            })
+            .await;
+        if let Err(error) = pulled {
+            state.waiting.insert(
+                name,
+                (
+                    "ErrImagePull".into(),
+                    format!("failed to pull image \"{image}\": {}", error.message()),
+                ),
+            );
+            return Ok(());
+        }
+    }
+    let attempt = previous.map_or(0, |p| p.attempt + 1);
+    let envs = container
+        .env
+        .iter()
+        .flatten()
+        .map(|e| KeyValue {
+            key: e.name.clone(),
+            value: e.value.clone().unwrap_or_default(),
+        })
+        .collect();
+    let config = ContainerConfig {
+        metadata: Some(ContainerMetadata {
+            name: name.clone(),
+            attempt,
+        }),
+        image: Some(ImageSpec {
+            image: image.clone(),
+            ..Default::default()
+        }),
+        command: container.command.clone().unwrap_or_default(),
+        args: container.args.clone().unwrap_or_default(),
+        working_dir: container.working_dir.clone().unwrap_or_default(),
+        envs,
+        labels: [
+            (CONTAINER_NAME.to_string(), name.clone()),
+            (
+                POD_UID.to_string(),
+                pod.metadata.uid.clone().unwrap_or_default(),
+            ),
+        ]
+        .into(),
+        log_path: format!("{name}/{attempt}.log"),
+        ..Default::default()
+    };
+    let mut runtime = kubelet.cri.runtime.clone();
+    let created = runtime
+        .create_container(CreateContainerRequest {
+            pod_sandbox_id: sandbox.to_string(),
+            config: Some(config),
+            sandbox_config: Some(sandbox_config.clone()),
+        })
+        .await;
+    let id = match created {
+        Ok(reply) => reply.into_inner().container_id,
+        Err(error) => {
+            state.waiting.insert(
+                name,
+                ("CreateContainerError".into(), error.message().to_string()),
+            );
+            return Ok(());
+        }
+    };
+    if let Err(error) = runtime
+        .start_container(StartContainerRequest {
+            container_id: id.clone(),
+        })
+        .await
+    {
+        state.waiting.insert(
+            name,
+            ("RunContainerError".into(), error.message().to_string()),
+        );
+        return Ok(());
+    }
+    state.waiting.remove(&name);
+    tracing::info!(pod = ?pod.metadata.name, container = name, attempt, "container started");
+    Ok(())
+}
+
+/// The pod's status from what the runtime shows.
+fn pod_status(
+    kubelet: &Kubelet,
+    pod: &Pod,
+    observed: &HashMap<String, Observed>,
+    state: &PodState,
+    ip: &str,
+    failed_init: bool,
+) -> Value {
+    let spec = pod.spec.clone().unwrap_or_default();
+    let restart_policy = spec
+        .restart_policy
+        .clone()
+        .unwrap_or_else(|| "Always".into());
+    let restarts = |name: &str| observed.get(name).map_or(0, |o| o.attempt);
+    let status_of = |c: &Container| -> Value {
+        let o = observed.get(&c.name);
+        let image = c.image.clone().unwrap_or_default();
+        let waiting = state.waiting.get(&c.name);
+        let state_json = match (o, waiting) {
+            (_, Some((reason, message))) => {
+                json!({"waiting": {"reason": reason, "message": message}})
+            }
+            (Some(o), _) if o.state == ContainerState::ContainerRunning as i32 => {
+                json!({"running": {"startedAt": nanos_to_rfc3339(o.started_at)}})
+            }
+            (Some(o), _) if o.state == ContainerState::ContainerExited as i32 => json!({
+                "terminated": {
+                    "exitCode": o.exit_code,
+                    "reason": if o.reason.is_empty() {
+                        if o.exit_code == 0 { "Completed".to_string() } else { "Error".to_string() }
+                    } else { o.reason.clone() },
+                    "message": (!o.message.is_empty()).then(|| o.message.clone()),
+                    "startedAt": nanos_to_rfc3339(o.started_at),
+                    "finishedAt": nanos_to_rfc3339(o.finished_at),
+                    "containerID": format!("containerd://{}", o.id),
+                }
+            }),
+            _ => json!({"waiting": {"reason": "ContainerCreating"}}),
+        };
+        let running = o.is_some_and(|o| o.state == ContainerState::ContainerRunning as i32);
+        json!({
+            "name": c.name,
+            "image": if image.is_empty() { o.map(|o| o.image.clone()).unwrap_or_default() } else { image },
+            "imageID": o.map(|o| o.image_ref.clone()).unwrap_or_default(),
+            "containerID": o.map(|o| format!("containerd://{}", o.id)),
+            "state": state_json,
+            "ready": running && waiting.is_none(),
+            "started": running,
+            "restartCount": restarts(&c.name),
+        })
+    };
+    let init_statuses: Vec<Value> = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .map(status_of)
+        .collect();
+    let statuses: Vec<Value> = spec.containers.iter().map(status_of).collect();
+    let exited = |c: &Container| {
+        observed
+            .get(&c.name)
+            .is_some_and(|o| o.state == ContainerState::ContainerExited as i32)
+    };
+    let exit_code = |c: &Container| observed.get(&c.name).map_or(0, |o| o.exit_code);
+    let all_exited = spec.containers.iter().all(exited);
+    let phase = if failed_init {
+        "Failed"
+    } else if all_exited && restart_policy != "Always" {
+        let failed = spec.containers.iter().any(|c| exit_code(c) != 0);
+        if failed && restart_policy == "Never" {
+            "Failed"
+        } else if !failed {
+            "Succeeded"
+        } else {
+            "Running"
+        }
+    } else if spec
+        .containers
+        .iter()
+        .any(|c| observed.contains_key(&c.name))
+    {
+        "Running"
+    } else {
+        "Pending"
+    };
+    let initialized = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .all(|c| exited(c) && exit_code(c) == 0);
+    let ready = statuses.iter().all(|s| s["ready"] == true) && phase == "Running";
+    let condition = |kind: &str, ok: bool| {
+        let previous = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|cs| cs.iter().find(|c| c.type_ == kind));
+        let status = if ok { "True" } else { "False" };
+        let since = previous
+            .filter(|c| c.status == status)
+            .and_then(|c| c.last_transition_time.as_ref())
+            .map(|t| t.0.to_string())
+            .unwrap_or_else(component::now);
+        json!({"type": kind, "status": status, "lastProbeTime": null, "lastTransitionTime": since})
+    };
+    let start_time = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.start_time.as_ref())
+        .map(|t| t.0.to_string())
+        .unwrap_or_else(component::now);
+    let mut status = json!({
+        "phase": phase,
+        "hostIP": kubelet.address,
+        "hostIPs": [{"ip": kubelet.address}],
+        "startTime": start_time,
+        "conditions": [
+            condition("PodReadyToStartContainers", !ip.is_empty() || spec.host_network == Some(true)),
+            condition("Initialized", initialized),
+            condition("Ready", ready),
+            condition("ContainersReady", ready),
+            condition("PodScheduled", true),
+        ],
+        "containerStatuses": statuses,
+    });
+    let ip = if spec.host_network == Some(true) {
+        kubelet.address.as_str()
+    } else {
+        ip
+    };
+    if !ip.is_empty() {
+        status["podIP"] = json!(ip);
+        status["podIPs"] = json!([{"ip": ip}]);
+    }
+    if !init_statuses.is_empty() {
+        status["initContainerStatuses"] = json!(init_statuses);
+    }
+    status
+}
+
+/// Stops and removes a pod's containers and sandboxes, giving each container `grace` seconds.
+async fn teardown(cri: &Cri, uid: &str, grace: i64) -> Result<(), SyncError> {
+    let mut runtime = cri.runtime.clone();
+    for sandbox in sandboxes(cri, uid, false).await? {
+        for (_, c) in containers(cri, &sandbox).await? {
+            runtime
+                .stop_container(StopContainerRequest {
+                    container_id: c.id.clone(),
+                    timeout: grace,
+                })
+                .await?;
+            runtime
+                .remove_container(RemoveContainerRequest { container_id: c.id })
+                .await?;
+        }
+        runtime
+            .stop_pod_sandbox(StopPodSandboxRequest {
+                pod_sandbox_id: sandbox.clone(),
+            })
+            .await?;
+        runtime
+            .remove_pod_sandbox(RemovePodSandboxRequest {
+                pod_sandbox_id: sandbox,
+            })
+            .await?;
+    }
+    Ok(())
+}
+
+/// A pod being deleted: its containers stop within its grace period, then the pod is gone.
+async fn finish_deletion(kubelet: &Kubelet, pod: &Pod) -> Result<(), SyncError> {
+    let uid = pod.metadata.uid.clone().unwrap_or_default();
+    let grace = pod.metadata.deletion_grace_period_seconds.unwrap_or(30);
+    teardown(&kubelet.cri, &uid, grace).await?;
+    let api: Api<Pod> = Api::namespaced(
+        kubelet.client.clone(),
+        pod.metadata.namespace.as_deref().unwrap_or("default"),
+    );
+    let params = DeleteParams {
+        grace_period_seconds: Some(0),
+        preconditions: Some(Preconditions {
+            uid: Some(uid),
+            resource_version: None,
+        }),
+        ..Default::default()
+    };
+    match api
+        .delete(pod.metadata.name.as_deref().unwrap_or(""), &params)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}

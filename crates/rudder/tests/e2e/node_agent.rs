@@ -1,0 +1,195 @@
+//! A real node: `rudder agent` runs pods in containers through containerd, runc and CNI.
+
+use std::{path::Path, time::Duration};
+
+use testkit::{Cluster, eventually};
+
+fn cluster() -> Cluster {
+    Cluster::start_for_nodes(Path::new(env!("CARGO_BIN_EXE_rudder"))).expect("starting rudder")
+}
+
+fn field(cluster: &Cluster, pod: &str, path: &str) -> String {
+    cluster
+        .kubectl(&["get", "pod", pod, "-o", &format!("jsonpath={{{path}}}")])
+        .stdout
+}
+
+#[test]
+fn init_containers_run_in_order_and_the_pod_completes_with_an_ip() {
+    let cluster = cluster();
+    let node = cluster.node().unwrap();
+    cluster
+        .kubectl_stdin(
+            &["apply", "-f", "-"],
+            r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: hello}
+spec:
+  restartPolicy: Never
+  initContainers:
+  - name: init
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "echo init ran > /dev/termination-log; echo init done"]
+  containers:
+  - name: main
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "echo hello from $(hostname); sleep 1"]
+"#,
+        )
+        .ok();
+    assert!(
+        eventually(Duration::from_secs(60), || field(
+            &cluster,
+            "hello",
+            ".status.phase"
+        ) == "Succeeded"),
+        "{}\n{}",
+        cluster
+            .kubectl(&["get", "pod", "hello", "-o", "yaml"])
+            .stdout,
+        node.log()
+    );
+    let ip = field(&cluster, "hello", ".status.podIP");
+    assert!(ip.starts_with("10."), "pod IP {ip:?}");
+    assert_eq!(
+        field(
+            &cluster,
+            "hello",
+            ".status.initContainerStatuses[0].state.terminated.reason"
+        ),
+        "Completed"
+    );
+    assert_eq!(
+        field(
+            &cluster,
+            "hello",
+            ".status.containerStatuses[0].state.terminated.exitCode"
+        ),
+        "0"
+    );
+    // The containers' output is in CRI-format log files under the pod's log directory.
+    let logs: Vec<String> = std::fs::read_dir(node.agent_dir.join("pods"))
+        .unwrap()
+        .flatten()
+        .flat_map(|pod| {
+            ["init", "main"].map(|c| {
+                std::fs::read_to_string(pod.path().join(c).join("0.log")).unwrap_or_default()
+            })
+        })
+        .collect();
+    assert!(logs[0].contains("stdout F init done"), "{logs:?}");
+    assert!(logs[1].contains("stdout F hello from hello"), "{logs:?}");
+    // Deleting the pod stops what is left of it and removes it.
+    cluster
+        .kubectl(&["delete", "pod", "hello", "--timeout=30s"])
+        .ok();
+}
+
+#[test]
+fn a_deployment_answers_http_from_another_pod_and_a_failing_container_backs_off() {
+    let cluster = cluster();
+    let _node = cluster.node().unwrap();
+    cluster
+        .kubectl_stdin(
+            &["apply", "-f", "-"],
+            r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: httpd
+        image: busybox
+        imagePullPolicy: IfNotPresent
+        command: ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www"]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: crash}
+spec:
+  containers:
+  - name: crash
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "exit 1"]
+"#,
+        )
+        .ok();
+    let ips = || {
+        cluster
+            .kubectl(&[
+                "get",
+                "pods",
+                "-l",
+                "app=web",
+                "--field-selector=status.phase=Running",
+                "-o",
+                "jsonpath={.items[*].status.podIP}",
+            ])
+            .stdout
+            .split_whitespace()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        eventually(Duration::from_secs(60), || ips().len() == 2),
+        "{}",
+        cluster.kubectl(&["get", "pods", "-o", "wide"]).stdout
+    );
+    let target = ips()[0].clone();
+    let client = format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: client}}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: wget
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    # Debian's static busybox wget crashes in its resolver; nc speaks plain HTTP/1.0.
+    command: ["sh", "-c", "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 {target} 8080 | grep web-"]
+"#
+    );
+    cluster.kubectl_stdin(&["apply", "-f", "-"], &client).ok();
+    assert!(
+        eventually(Duration::from_secs(60), || field(
+            &cluster,
+            "client",
+            ".status.phase"
+        ) == "Succeeded"),
+        "{}",
+        cluster
+            .kubectl(&["get", "pod", "client", "-o", "yaml"])
+            .stdout
+    );
+    // Exit 1 under restartPolicy Always: restarts with a growing back-off.
+    assert!(
+        eventually(Duration::from_secs(60), || field(
+            &cluster,
+            "crash",
+            ".status.containerStatuses[0].state.waiting.reason"
+        ) == "CrashLoopBackOff"),
+        "{}",
+        cluster
+            .kubectl(&["get", "pod", "crash", "-o", "yaml"])
+            .stdout
+    );
+    let restarts: u32 = field(
+        &cluster,
+        "crash",
+        ".status.containerStatuses[0].restartCount",
+    )
+    .parse()
+    .unwrap();
+    assert!(restarts >= 1, "restarts {restarts}");
+}
