@@ -5,6 +5,7 @@
 
 use std::{
     path::{Path, PathBuf},
+    sync::Mutex,
     time::Duration,
 };
 
@@ -78,6 +79,20 @@ state = "{state}"
     )
 }
 
+/// The containerd processes this process started and has not stopped.
+static STARTED: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+/// Stops (SIGTERM) every containerd this process started: for a process ending while its
+/// agent runs on another thread, whose `Containerd` is never dropped. Containers keep running
+/// in their shims, as they do when upstream's kubelet restarts.
+pub fn stop_all() {
+    for pid in STARTED.lock().expect("started").drain(..) {
+        let _ = std::process::Command::new("kill")
+            .arg(pid.to_string())
+            .status();
+    }
+}
+
 /// A running containerd; killed when dropped.
 pub struct Containerd {
     child: Child,
@@ -101,6 +116,9 @@ impl Containerd {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| std::io::Error::new(e.kind(), format!("starting containerd: {e}")))?;
+        if let Some(pid) = child.id() {
+            STARTED.lock().expect("started").push(pid);
+        }
         let mut containerd = Containerd { child };
         for _ in 0..200 {
             if tokio::net::UnixStream::connect(&layout.socket)

@@ -462,13 +462,15 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
             Ok(kubelet::run(client, options).await?)
         }));
     }
-    tokio::select! {
-        signal = tokio::signal::ctrl_c() => signal.context("waiting for ctrl-c")?,
+    let ended = tokio::select! {
+        signal = tokio::signal::ctrl_c() => signal.context("waiting for ctrl-c"),
+        // A component that lost its lease (or whose agent failed) stops the server, as
+        // upstream's do.
         Some(ended) = components.join_next() => {
-            // A component that lost its lease stops the server, as upstream's do.
-            ended.context("a control-plane component panicked")??;
+            ended.context("a control-plane component panicked").and_then(|r| r)
         }
-    }
+    };
     tracing::info!("shutting down");
-    Ok(())
+    kubelet::containerd::stop_all();
+    ended
 }
