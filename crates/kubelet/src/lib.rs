@@ -4,15 +4,17 @@
 //! and the standard CNI plugins for the pod network.
 //!
 //! `containerd` starts the runtime, `cri` speaks to it, `images` builds and imports images
-//! without a registry, `network` writes the CNI config, `node` is the Node object and `pods`
-//! the pod workers.
+//! without a registry, `network` writes the CNI config, `node` is the Node object, `pods`
+//! the pod workers, `env` and `volumes` what a container is started with.
 
 pub mod containerd;
 pub mod cri;
+pub mod env;
 pub mod images;
 pub mod network;
 pub mod node;
 pub mod pods;
+pub mod volumes;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 

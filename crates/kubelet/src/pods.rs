@@ -34,7 +34,7 @@ use kube::{
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
-use crate::cri::Cri;
+use crate::{cri::Cri, env, volumes};
 
 /// The label containerd's sandboxes and containers carry with the pod's uid.
 const POD_UID: &str = "io.kubernetes.pod.uid";
@@ -157,6 +157,8 @@ struct PodState {
     backoff: HashMap<String, (u32, Instant)>,
     /// Why each container waits (reason, message), when it does.
     waiting: HashMap<String, (String, String)>,
+    /// Why the pod's volumes could not be set up, when they could not.
+    mount_error: Option<String>,
     /// The last status written.
     written: Option<Value>,
 }
@@ -205,6 +207,24 @@ async fn sync(kubelet: &Kubelet, pod: &Pod, state: &mut PodState) -> Result<(), 
         .clone()
         .unwrap_or_else(|| "Always".into());
     let (sandbox, sandbox_config) = ensure_sandbox(kubelet, pod).await?;
+    let ip = sandbox_ip(&kubelet.cri, &sandbox).await?;
+    let pod_dir = PathBuf::from(&sandbox_config.log_directory);
+    let volumes = match volumes::prepare(&kubelet.client, pod, &pod_dir).await {
+        Ok(volumes) => {
+            state.mount_error = None;
+            volumes
+        }
+        Err(message) => {
+            state.mount_error = Some(message);
+            HashMap::new()
+        }
+    };
+    let ctx = StartContext {
+        sandbox: &sandbox,
+        sandbox_config: &sandbox_config,
+        ip: &ip,
+        volumes: &volumes,
+    };
     let observed = containers(&kubelet.cri, &sandbox).await?;
     let mut failed_init = false;
     let mut init_done = true;
@@ -218,16 +238,7 @@ async fn sync(kubelet: &Kubelet, pod: &Pod, state: &mut PodState) -> Result<(), 
                 if restart_policy == "Never" {
                     failed_init = true;
                 } else {
-                    start(
-                        kubelet,
-                        pod,
-                        container,
-                        &sandbox,
-                        &sandbox_config,
-                        Some(c),
-                        state,
-                    )
-                    .await?;
+                    start(kubelet, pod, container, &ctx, Some(c), state).await?;
                 }
                 break;
             }
@@ -237,16 +248,7 @@ async fn sync(kubelet: &Kubelet, pod: &Pod, state: &mut PodState) -> Result<(), 
             }
             None => {
                 init_done = false;
-                start(
-                    kubelet,
-                    pod,
-                    container,
-                    &sandbox,
-                    &sandbox_config,
-                    None,
-                    state,
-                )
-                .await?;
+                start(kubelet, pod, container, &ctx, None, state).await?;
                 break;
             }
         }
@@ -254,18 +256,7 @@ async fn sync(kubelet: &Kubelet, pod: &Pod, state: &mut PodState) -> Result<(), 
     if init_done {
         for container in &spec.containers {
             match observed.get(&container.name) {
-                None => {
-                    start(
-                        kubelet,
-                        pod,
-                        container,
-                        &sandbox,
-                        &sandbox_config,
-                        None,
-                        state,
-                    )
-                    .await?
-                }
+                None => start(kubelet, pod, container, &ctx, None, state).await?,
                 Some(c) if c.state == ContainerState::ContainerExited as i32 => {
                     let restart = match restart_policy.as_str() {
                         "Always" => true,
@@ -273,16 +264,7 @@ async fn sync(kubelet: &Kubelet, pod: &Pod, state: &mut PodState) -> Result<(), 
                         _ => false,
                     };
                     if restart {
-                        start(
-                            kubelet,
-                            pod,
-                            container,
-                            &sandbox,
-                            &sandbox_config,
-                            Some(c),
-                            state,
-                        )
-                        .await?;
+                        start(kubelet, pod, container, &ctx, Some(c), state).await?;
                     }
                 }
                 Some(_) => {}
@@ -291,20 +273,6 @@ async fn sync(kubelet: &Kubelet, pod: &Pod, state: &mut PodState) -> Result<(), 
     }
     // Report what the runtime shows now.
     let observed = containers(&kubelet.cri, &sandbox).await?;
-    let ip = kubelet
-        .cri
-        .runtime
-        .clone()
-        .pod_sandbox_status(PodSandboxStatusRequest {
-            pod_sandbox_id: sandbox.clone(),
-            verbose: false,
-        })
-        .await?
-        .into_inner()
-        .status
-        .and_then(|s| s.network)
-        .map(|n| n.ip)
-        .unwrap_or_default();
     let status = pod_status(kubelet, pod, &observed, state, &ip, failed_init);
     if state.written.as_ref() != Some(&status) {
         let api: Api<Pod> = Api::namespaced(
@@ -385,6 +353,31 @@ async fn ensure_sandbox(
         .pod_sandbox_id;
     tracing::info!(pod = ?pod.metadata.name, sandbox = id, "sandbox started");
     Ok((id, config))
+}
+
+/// The sandbox's IP (empty with the host's network).
+async fn sandbox_ip(cri: &Cri, sandbox: &str) -> Result<String, tonic::Status> {
+    Ok(cri
+        .runtime
+        .clone()
+        .pod_sandbox_status(PodSandboxStatusRequest {
+            pod_sandbox_id: sandbox.to_string(),
+            verbose: false,
+        })
+        .await?
+        .into_inner()
+        .status
+        .and_then(|s| s.network)
+        .map(|n| n.ip)
+        .unwrap_or_default())
+}
+
+/// What starting a container needs of its pod's sandbox.
+struct StartContext<'a> {
+    sandbox: &'a str,
+    sandbox_config: &'a PodSandboxConfig,
+    ip: &'a str,
+    volumes: &'a HashMap<String, PathBuf>,
 }
 
 /// The pod's sandboxes (only the ready ones if `ready`).
@@ -473,13 +466,18 @@ async fn start(
     kubelet: &Kubelet,
     pod: &Pod,
     container: &Container,
-    sandbox: &str,
-    sandbox_config: &PodSandboxConfig,
+    ctx: &StartContext<'_>,
     previous: Option<&Observed>,
     state: &mut PodState,
 ) -> Result<(), SyncError> {
     let now = Instant::now();
     let name = container.name.clone();
+    if let Some(message) = &state.mount_error {
+        state
+            .waiting
+            .insert(name, ("ContainerCreating".into(), message.clone()));
+        return Ok(());
+    }
     if previous.is_some() {
         let (restarts, next) = state.backoff.get(&name).copied().unwrap_or((0, now));
         if next > now {
@@ -548,7 +546,7 @@ async fn start(
                     image: image.clone(),
                     ..Default::default()
                 }),
-                sandbox_config: Some(sandbox_config.clone()),
+                sandbox_config: Some(ctx.sandbox_config.clone()),
                 ..Default::default()
             })
             .await;
@@ -564,15 +562,28 @@ async fn start(
         }
     }
     let attempt = previous.map_or(0, |p| p.attempt + 1);
-    let envs = container
-        .env
-        .iter()
-        .flatten()
-        .map(|e| KeyValue {
-            key: e.name.clone(),
-            value: e.value.clone().unwrap_or_default(),
-        })
-        .collect();
+    let config_error = |state: &mut PodState, message: String| {
+        state
+            .waiting
+            .insert(name.clone(), ("CreateContainerConfigError".into(), message));
+    };
+    let envs = match env::resolve(&kubelet.client, pod, container, ctx.ip, &kubelet.address).await {
+        Ok(vars) => vars
+            .into_iter()
+            .map(|(key, value)| KeyValue { key, value })
+            .collect(),
+        Err(message) => {
+            config_error(state, message);
+            return Ok(());
+        }
+    };
+    let mounts = match volumes::mounts(container, ctx.volumes) {
+        Ok(mounts) => mounts,
+        Err(message) => {
+            config_error(state, message);
+            return Ok(());
+        }
+    };
     let config = ContainerConfig {
         metadata: Some(ContainerMetadata {
             name: name.clone(),
@@ -586,6 +597,7 @@ async fn start(
         args: container.args.clone().unwrap_or_default(),
         working_dir: container.working_dir.clone().unwrap_or_default(),
         envs,
+        mounts,
         labels: [
             (CONTAINER_NAME.to_string(), name.clone()),
             (
@@ -600,9 +612,9 @@ async fn start(
     let mut runtime = kubelet.cri.runtime.clone();
     let created = runtime
         .create_container(CreateContainerRequest {
-            pod_sandbox_id: sandbox.to_string(),
+            pod_sandbox_id: ctx.sandbox.to_string(),
             config: Some(config),
-            sandbox_config: Some(sandbox_config.clone()),
+            sandbox_config: Some(ctx.sandbox_config.clone()),
         })
         .await;
     let id = match created {

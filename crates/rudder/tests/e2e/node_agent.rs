@@ -193,3 +193,122 @@ spec:
     .unwrap();
     assert!(restarts >= 1, "restarts {restarts}");
 }
+
+#[test]
+fn volumes_and_environment_reach_the_containers_and_config_updates_reach_running_pods() {
+    let cluster = cluster();
+    let node = cluster.node().unwrap();
+    let host_dir = cluster.dir.path().join("host-data");
+    let manifest = format!(
+        r#"
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: app-config}}
+data: {{greeting: hello}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {{name: app-secret}}
+stringData: {{password: s3cret}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: volume-demo}}
+spec:
+  restartPolicy: Never
+  volumes:
+  - {{name: data, emptyDir: {{}}}}
+  - {{name: host, hostPath: {{path: "{host}", type: DirectoryOrCreate}}}}
+  - {{name: config, configMap: {{name: app-config}}}}
+  containers:
+  - name: writer
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "echo \"pw=$PASSWORD pod=$POD_NAME greeting=$GREETING\" > /data/message; touch /host/created; sleep 60"]
+    env:
+    - name: PASSWORD
+      valueFrom: {{secretKeyRef: {{name: app-secret, key: password}}}}
+    - name: GREETING
+      valueFrom: {{configMapKeyRef: {{name: app-config, key: greeting}}}}
+    - name: POD_NAME
+      valueFrom: {{fieldRef: {{fieldPath: metadata.name}}}}
+    volumeMounts:
+    - {{name: data, mountPath: /data}}
+    - {{name: host, mountPath: /host}}
+  - name: reader
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "while true; do cat /data/message /config/greeting; echo; sleep 0.5; done"]
+    volumeMounts:
+    - {{name: data, mountPath: /data, readOnly: true}}
+    - {{name: config, mountPath: /config}}
+"#,
+        host = host_dir.display()
+    );
+    cluster.kubectl_stdin(&["apply", "-f", "-"], &manifest).ok();
+    let reader_log = || {
+        std::fs::read_dir(node.agent_dir.join("pods"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|d| d.file_name().to_string_lossy().contains("volume-demo"))
+            .map(|d| std::fs::read_to_string(d.path().join("reader/0.log")).unwrap_or_default())
+            .collect::<String>()
+    };
+    assert!(
+        eventually(Duration::from_secs(60), || reader_log()
+            .contains("pw=s3cret pod=volume-demo greeting=hello")),
+        "{}\n{}",
+        reader_log(),
+        cluster
+            .kubectl(&["get", "pod", "volume-demo", "-o", "yaml"])
+            .stdout
+    );
+    assert!(host_dir.join("created").exists());
+    // A changed ConfigMap reaches the mounted files of the running pod.
+    cluster
+        .kubectl(&[
+            "patch",
+            "configmap",
+            "app-config",
+            "-p",
+            r#"{"data":{"greeting":"updated"}}"#,
+        ])
+        .ok();
+    assert!(
+        eventually(Duration::from_secs(30), || reader_log().contains("updated")),
+        "{}",
+        reader_log()
+    );
+    // A missing Secret key keeps the container from being created, with upstream's reason.
+    cluster
+        .kubectl_stdin(
+            &["apply", "-f", "-"],
+            r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: missing-key}
+spec:
+  containers:
+  - name: main
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: ["sleep", "60"]
+    env:
+    - name: X
+      valueFrom: {secretKeyRef: {name: app-secret, key: nope}}
+"#,
+        )
+        .ok();
+    assert!(
+        eventually(Duration::from_secs(30), || field(
+            &cluster,
+            "missing-key",
+            ".status.containerStatuses[0].state.waiting.reason"
+        ) == "CreateContainerConfigError"),
+        "{}",
+        cluster
+            .kubectl(&["get", "pod", "missing-key", "-o", "yaml"])
+            .stdout
+    );
+}
