@@ -63,6 +63,15 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
     let layout = containerd::Layout::under(&options.data_dir);
     let (_containerd, socket) = match &options.runtime_endpoint {
         Some(socket) => (None, socket.clone()),
+        // The containerd of an agent that died: its containers keep running, and the pod
+        // workers adopt them from the runtime's state.
+        None if tokio::net::UnixStream::connect(&layout.socket)
+            .await
+            .is_ok() =>
+        {
+            tracing::info!(socket = %layout.socket.display(), "reusing the running containerd");
+            (None, layout.socket.clone())
+        }
         None => (
             Some(containerd::Containerd::start(&layout).await?),
             layout.socket.clone(),

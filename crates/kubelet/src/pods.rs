@@ -685,7 +685,21 @@ fn pod_status(
             _ => json!({"waiting": {"reason": "ContainerCreating"}}),
         };
         let running = o.is_some_and(|o| o.state == ContainerState::ContainerRunning as i32);
+        // Waiting to restart: the exit it waits after is the last state.
+        let last_state = match (o, waiting) {
+            (Some(o), Some(_)) if o.state == ContainerState::ContainerExited as i32 => json!({
+                "terminated": {
+                    "exitCode": o.exit_code,
+                    "reason": if o.exit_code == 0 { "Completed" } else { "Error" },
+                    "startedAt": nanos_to_rfc3339(o.started_at),
+                    "finishedAt": nanos_to_rfc3339(o.finished_at),
+                    "containerID": format!("containerd://{}", o.id),
+                }
+            }),
+            _ => json!({}),
+        };
         json!({
+            "lastState": last_state,
             "name": c.name,
             "image": if image.is_empty() { o.map(|o| o.image.clone()).unwrap_or_default() } else { image },
             "imageID": o.map(|o| o.image_ref.clone()).unwrap_or_default(),

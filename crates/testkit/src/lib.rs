@@ -268,10 +268,20 @@ pub struct Node {
     /// The agent's directory.
     pub agent_dir: PathBuf,
     bridge: String,
+    args: Vec<String>,
     process: Process,
 }
 
 impl Node {
+    /// Kills the agent (SIGKILL, as a crash: its containerd and containers stay) and starts it
+    /// again with the same flags.
+    pub fn restart(&mut self, cluster: &Cluster) -> Result<()> {
+        self.process.stop();
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        self.process = cluster.spawn(&args)?;
+        Ok(())
+    }
+
     /// What the agent logged so far.
     pub fn log(&self) -> String {
         self.process.log()
@@ -305,6 +315,24 @@ impl Drop for Node {
         let _ = eventually(Duration::from_secs(5), || {
             self.process.child.try_wait().ok().flatten().is_some()
         });
+        // A containerd the agent adopted after a restart is not its child: stop it too.
+        let config = self.agent_dir.join("containerd/config.toml");
+        let _ = Command::new("pkill")
+            .arg("-f")
+            .arg(format!("containerd --config {}", config.display()))
+            .status();
+        // The sandboxes' shm and the containers' rootfs stay mounted once containerd is gone.
+        let mut mounts: Vec<String> = std::fs::read_to_string("/proc/mounts")
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(1))
+            .filter(|m| Path::new(m).starts_with(&self.agent_dir))
+            .map(str::to_string)
+            .collect();
+        mounts.sort_by(|a, b| b.cmp(a));
+        for mount in mounts {
+            let _ = Command::new("umount").args(["-l", &mount]).status();
+        }
         let _ = Command::new("ip")
             .args(["link", "delete", &self.bridge])
             .status();
@@ -344,7 +372,7 @@ impl Cluster {
         }
         let bridge = format!("rd{}", self.port);
         let agent_dir_text = agent_dir.to_string_lossy().into_owned();
-        let process = self.spawn(&[
+        let args: Vec<String> = [
             "agent",
             "--agent-dir",
             &agent_dir_text,
@@ -352,11 +380,15 @@ impl Cluster {
             &name,
             "--bridge",
             &bridge,
-        ])?;
+        ]
+        .map(str::to_string)
+        .into();
+        let process = self.spawn(&args.iter().map(String::as_str).collect::<Vec<_>>())?;
         let node = Node {
             name: name.clone(),
             agent_dir,
             bridge,
+            args,
             process,
         };
         let ready = eventually(Duration::from_secs(60), || {

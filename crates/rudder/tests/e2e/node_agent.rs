@@ -172,13 +172,22 @@ spec:
             .kubectl(&["get", "pod", "client", "-o", "yaml"])
             .stdout
     );
-    // Exit 1 under restartPolicy Always: restarts with a growing back-off.
-    assert!(
-        eventually(Duration::from_secs(60), || field(
+    // Exit 1 under restartPolicy Always: restarts with a growing back-off, the exit it waits
+    // after shown as the last state.
+    let backing_off = || {
+        field(
             &cluster,
             "crash",
-            ".status.containerStatuses[0].state.waiting.reason"
-        ) == "CrashLoopBackOff"),
+            ".status.containerStatuses[0].state.waiting.reason",
+        ) == "CrashLoopBackOff"
+            && field(
+                &cluster,
+                "crash",
+                ".status.containerStatuses[0].lastState.terminated.exitCode",
+            ) == "1"
+    };
+    assert!(
+        eventually(Duration::from_secs(60), backing_off),
         "{}",
         cluster
             .kubectl(&["get", "pod", "crash", "-o", "yaml"])
@@ -311,4 +320,59 @@ spec:
             .kubectl(&["get", "pod", "missing-key", "-o", "yaml"])
             .stdout
     );
+}
+
+#[test]
+fn an_agent_restart_adopts_running_containers() {
+    let cluster = cluster();
+    let mut node = cluster.node().unwrap();
+    cluster
+        .kubectl(&[
+            "run",
+            "sleeper",
+            "--image=busybox",
+            "--image-pull-policy=IfNotPresent",
+            "--",
+            "sleep",
+            "600",
+        ])
+        .ok();
+    let id = || {
+        field(
+            &cluster,
+            "sleeper",
+            ".status.containerStatuses[0].containerID",
+        )
+    };
+    assert!(
+        eventually(Duration::from_secs(60), || field(
+            &cluster,
+            "sleeper",
+            ".status.phase"
+        ) == "Running"),
+        "{}",
+        node.log()
+    );
+    let before = id();
+    node.restart(&cluster).unwrap();
+    // The new agent reports the pod again from the runtime, without restarting it.
+    assert!(
+        eventually(Duration::from_secs(30), || node
+            .log()
+            .contains("reusing the running containerd")),
+        "{}",
+        node.log()
+    );
+    cluster.kubectl(&["label", "pod", "sleeper", "poke=1"]).ok();
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(id(), before);
+    assert_eq!(
+        field(
+            &cluster,
+            "sleeper",
+            ".status.containerStatuses[0].restartCount"
+        ),
+        "0"
+    );
+    assert_eq!(field(&cluster, "sleeper", ".status.phase"), "Running");
 }
