@@ -5,7 +5,8 @@
 //!
 //! `containerd` starts the runtime, `cri` speaks to it, `images` builds and imports images
 //! without a registry, `network` writes the CNI config, `node` is the Node object, `pods`
-//! the pod workers, `env` and `volumes` what a container is started with.
+//! the pod workers, `env` and `volumes` what a container is started with, `probes` its
+//! startup, readiness and liveness probes.
 
 pub mod containerd;
 pub mod cri;
@@ -14,6 +15,7 @@ pub mod images;
 pub mod network;
 pub mod node;
 pub mod pods;
+pub mod probes;
 pub mod volumes;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};

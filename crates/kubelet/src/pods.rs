@@ -34,7 +34,7 @@ use kube::{
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
-use crate::{cri::Cri, env, volumes};
+use crate::{cri::Cri, env, probes, volumes};
 
 /// The label containerd's sandboxes and containers carry with the pod's uid.
 const POD_UID: &str = "io.kubernetes.pod.uid";
@@ -159,6 +159,8 @@ struct PodState {
     waiting: HashMap<String, (String, String)>,
     /// Why the pod's volumes could not be set up, when they could not.
     mount_error: Option<String>,
+    /// Each container's probes.
+    probes: HashMap<(String, probes::Kind), probes::State>,
     /// The last status written.
     written: Option<Value>,
 }
@@ -273,6 +275,7 @@ async fn sync(kubelet: &Kubelet, pod: &Pod, state: &mut PodState) -> Result<(), 
     }
     // Report what the runtime shows now.
     let observed = containers(&kubelet.cri, &sandbox).await?;
+    run_probes(kubelet, pod, &observed, state, &ip).await?;
     let status = pod_status(kubelet, pod, &observed, state, &ip, failed_init);
     if state.written.as_ref() != Some(&status) {
         let api: Api<Pod> = Api::namespaced(
@@ -644,6 +647,69 @@ async fn start(
     Ok(())
 }
 
+/// Runs the probes that are due on the running containers; a container failing its liveness
+/// probe is stopped within the pod's grace period (and restarted as its restartPolicy says).
+async fn run_probes(
+    kubelet: &Kubelet,
+    pod: &Pod,
+    observed: &HashMap<String, Observed>,
+    state: &mut PodState,
+    ip: &str,
+) -> Result<(), SyncError> {
+    let spec = pod.spec.clone().unwrap_or_default();
+    let now = Instant::now();
+    let wall_now = jiff::Timestamp::now().as_nanosecond() as i64;
+    for container in &spec.containers {
+        let Some(o) = observed
+            .get(&container.name)
+            .filter(|o| o.state == ContainerState::ContainerRunning as i32)
+        else {
+            continue;
+        };
+        let running_for = Duration::from_nanos((wall_now - o.started_at).max(0) as u64);
+        let mut verdict = async |kind: probes::Kind, probe: &k8s_openapi::api::core::v1::Probe| {
+            let entry = state
+                .probes
+                .entry((container.name.clone(), kind))
+                .or_insert_with(|| probes::State::new(kind, &o.id));
+            if entry.container_id != o.id {
+                *entry = probes::State::new(kind, &o.id);
+            }
+            if entry.due(probe, running_for, now) {
+                let ok = probes::run(&kubelet.cri, probe, &o.id, ip).await;
+                entry.record(probe, ok, now);
+            }
+            entry.passing
+        };
+        if let Some(probe) = &container.startup_probe
+            && !verdict(probes::Kind::Startup, probe).await
+        {
+            continue;
+        }
+        if let Some(probe) = &container.readiness_probe {
+            verdict(probes::Kind::Readiness, probe).await;
+        }
+        if let Some(probe) = &container.liveness_probe
+            && !verdict(probes::Kind::Liveness, probe).await
+        {
+            tracing::info!(pod = ?pod.metadata.name, container = container.name, "liveness probe failed; restarting the container");
+            state
+                .probes
+                .remove(&(container.name.clone(), probes::Kind::Liveness));
+            kubelet
+                .cri
+                .runtime
+                .clone()
+                .stop_container(StopContainerRequest {
+                    container_id: o.id.clone(),
+                    timeout: spec.termination_grace_period_seconds.unwrap_or(30),
+                })
+                .await?;
+        }
+    }
+    Ok(())
+}
+
 /// The pod's status from what the runtime shows.
 fn pod_status(
     kubelet: &Kubelet,
@@ -659,6 +725,20 @@ fn pod_status(
         .clone()
         .unwrap_or_else(|| "Always".into());
     let restarts = |name: &str| observed.get(name).map_or(0, |o| o.attempt);
+    // A container passes a probe it does not have; otherwise its current run must.
+    let passing = |c: &Container, kind: probes::Kind| {
+        let has = match kind {
+            probes::Kind::Startup => c.startup_probe.is_some(),
+            probes::Kind::Readiness => c.readiness_probe.is_some(),
+            probes::Kind::Liveness => c.liveness_probe.is_some(),
+        };
+        !has || state.probes.get(&(c.name.clone(), kind)).is_some_and(|s| {
+            s.passing
+                && observed
+                    .get(&c.name)
+                    .is_some_and(|o| o.id == s.container_id)
+        })
+    };
     let status_of = |c: &Container| -> Value {
         let o = observed.get(&c.name);
         let image = c.image.clone().unwrap_or_default();
@@ -705,8 +785,9 @@ fn pod_status(
             "imageID": o.map(|o| o.image_ref.clone()).unwrap_or_default(),
             "containerID": o.map(|o| format!("containerd://{}", o.id)),
             "state": state_json,
-            "ready": running && waiting.is_none(),
-            "started": running,
+            "ready": running && waiting.is_none() && passing(c, probes::Kind::Startup)
+                && passing(c, probes::Kind::Readiness),
+            "started": running && passing(c, probes::Kind::Startup),
             "restartCount": restarts(&c.name),
         })
     };

@@ -376,3 +376,77 @@ fn an_agent_restart_adopts_running_containers() {
     );
     assert_eq!(field(&cluster, "sleeper", ".status.phase"), "Running");
 }
+
+#[test]
+fn readiness_gates_ready_and_a_failing_liveness_probe_restarts_the_container() {
+    let cluster = cluster();
+    let _node = cluster.node().unwrap();
+    cluster
+        .kubectl_stdin(
+            &["apply", "-f", "-"],
+            r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: probed}
+spec:
+  containers:
+  - name: web
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    # Serves only after 8 s: not ready until then.
+    command: ["sh", "-c", "mkdir -p /www && echo ok > /www/index.html && sleep 8 && exec httpd -f -p 8080 -h /www"]
+    readinessProbe:
+      httpGet: {path: /, port: 8080}
+      periodSeconds: 1
+  - name: flaky
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "touch /tmp/healthy; sleep 2; rm /tmp/healthy; sleep 600"]
+    livenessProbe:
+      exec: {command: ["test", "-f", "/tmp/healthy"]}
+      periodSeconds: 1
+      failureThreshold: 2
+"#,
+        )
+        .ok();
+    let ready = |name: &str| {
+        field(
+            &cluster,
+            "probed",
+            &format!(".status.containerStatuses[?(@.name==\"{name}\")].ready"),
+        )
+    };
+    assert!(
+        eventually(Duration::from_secs(60), || field(
+            &cluster,
+            "probed",
+            ".status.phase"
+        ) == "Running"),
+        "{}",
+        cluster
+            .kubectl(&["get", "pod", "probed", "-o", "yaml"])
+            .stdout
+    );
+    assert_eq!(ready("web"), "false", "ready before the server listens");
+    assert!(
+        eventually(Duration::from_secs(30), || ready("web") == "true"),
+        "{}",
+        cluster
+            .kubectl(&["get", "pod", "probed", "-o", "yaml"])
+            .stdout
+    );
+    assert!(
+        eventually(Duration::from_secs(60), || field(
+            &cluster,
+            "probed",
+            ".status.containerStatuses[?(@.name==\"flaky\")].restartCount"
+        )
+        .parse::<u32>()
+        .unwrap_or(0)
+            >= 1),
+        "{}",
+        cluster
+            .kubectl(&["get", "pod", "probed", "-o", "yaml"])
+            .stdout
+    );
+}
