@@ -8,6 +8,7 @@
 pub mod client;
 pub mod events;
 pub mod informer;
+pub mod kubelet;
 pub mod lease;
 
 pub use client::client;

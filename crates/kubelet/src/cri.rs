@@ -4,7 +4,8 @@ use std::path::Path;
 
 use hyper_util::rt::TokioIo;
 use k8s_cri::v1::{
-    image_service_client::ImageServiceClient, runtime_service_client::RuntimeServiceClient,
+    ImageSpec, ImageStatusRequest, image_service_client::ImageServiceClient,
+    runtime_service_client::RuntimeServiceClient,
 };
 use tonic::transport::{Channel, Endpoint, Uri};
 
@@ -36,5 +37,23 @@ impl Cri {
             runtime: RuntimeServiceClient::new(channel.clone()),
             images: ImageServiceClient::new(channel),
         })
+    }
+
+    /// Whether the runtime holds the image.
+    pub async fn has_image(&self, image: &str) -> Result<bool, tonic::Status> {
+        Ok(self
+            .images
+            .clone()
+            .image_status(ImageStatusRequest {
+                image: Some(ImageSpec {
+                    image: image.to_string(),
+                    ..Default::default()
+                }),
+                verbose: false,
+            })
+            .await?
+            .into_inner()
+            .image
+            .is_some())
     }
 }

@@ -20,7 +20,6 @@ pub mod volumes;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
-use k8s_cri::v1::{ImageSpec, ImageStatusRequest};
 use k8s_openapi::api::core::v1::Node;
 use kube::{Api, Client};
 
@@ -134,20 +133,7 @@ async fn ensure_pause_image(
     ctr: &images::Ctr,
     options: &Options,
 ) -> Result<(), Error> {
-    let present = cri
-        .images
-        .clone()
-        .image_status(ImageStatusRequest {
-            image: Some(ImageSpec {
-                image: images::PAUSE_IMAGE.into(),
-                ..Default::default()
-            }),
-            verbose: false,
-        })
-        .await?
-        .into_inner()
-        .image
-        .is_some();
+    let present = cri.has_image(images::PAUSE_IMAGE).await?;
     if present {
         return Ok(());
     }

@@ -15,7 +15,7 @@ use std::{
 use futures::StreamExt;
 use k8s_cri::v1::{
     ContainerConfig, ContainerFilter, ContainerMetadata, ContainerState, ContainerStatusRequest,
-    CreateContainerRequest, ImageSpec, ImageStatusRequest, KeyValue, LinuxPodSandboxConfig,
+    CreateContainerRequest, ImageSpec, KeyValue, LinuxPodSandboxConfig,
     LinuxSandboxSecurityContext, ListContainersRequest, ListPodSandboxRequest, NamespaceMode,
     NamespaceOption, PodSandboxConfig, PodSandboxFilter, PodSandboxMetadata,
     PodSandboxStatusRequest, PullImageRequest, RemoveContainerRequest, RemovePodSandboxRequest,
@@ -24,7 +24,7 @@ use k8s_cri::v1::{
 use k8s_openapi::api::core::v1::{Container, Pod};
 use kube::{
     Api, Client,
-    api::{DeleteParams, Patch, PatchParams, Preconditions},
+    api::{Patch, PatchParams},
     runtime::{
         WatchStreamExt,
         reflector::{self, ObjectRef, Store},
@@ -514,21 +514,7 @@ async fn start(
         .image_pull_policy
         .as_deref()
         .unwrap_or("IfNotPresent");
-    let present = kubelet
-        .cri
-        .images
-        .clone()
-        .image_status(ImageStatusRequest {
-            image: Some(ImageSpec {
-                image: image.clone(),
-                ..Default::default()
-            }),
-            verbose: false,
-        })
-        .await?
-        .into_inner()
-        .image
-        .is_some();
+    let present = kubelet.cri.has_image(&image).await?;
     if !present || policy == "Always" {
         if policy == "Never" {
             state.waiting.insert(
@@ -914,24 +900,5 @@ async fn finish_deletion(kubelet: &Kubelet, pod: &Pod) -> Result<(), SyncError> 
     let uid = pod.metadata.uid.clone().unwrap_or_default();
     let grace = pod.metadata.deletion_grace_period_seconds.unwrap_or(30);
     teardown(&kubelet.cri, &uid, grace).await?;
-    let api: Api<Pod> = Api::namespaced(
-        kubelet.client.clone(),
-        pod.metadata.namespace.as_deref().unwrap_or("default"),
-    );
-    let params = DeleteParams {
-        grace_period_seconds: Some(0),
-        preconditions: Some(Preconditions {
-            uid: Some(uid),
-            resource_version: None,
-        }),
-        ..Default::default()
-    };
-    match api
-        .delete(pod.metadata.name.as_deref().unwrap_or(""), &params)
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => Ok(()),
-        Err(e) => Err(e.into()),
-    }
+    Ok(component::kubelet::confirm_pod_deleted(kubelet.client.clone(), pod).await?)
 }

@@ -19,7 +19,7 @@ use k8s_openapi::{
 };
 use kube::{
     Api, Client,
-    api::{DeleteParams, Patch, PatchParams, PostParams, Preconditions},
+    api::{Patch, PatchParams, PostParams},
     runtime::{WatchStreamExt, watcher},
 };
 use serde_json::{Value, json};
@@ -184,19 +184,10 @@ async fn register(
         capacity.insert(k.clone(), Quantity(v.clone()));
     }
     let now = component::now();
-    let condition = |kind: &str, status: &str, reason: &str, message: &str| {
-        json!({"type": kind, "status": status, "reason": reason, "message": message,
-               "lastHeartbeatTime": now, "lastTransitionTime": now})
-    };
     let status = json!({"status": {
         "capacity": capacity,
         "allocatable": capacity,
-        "conditions": [
-            condition("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
-            condition("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-            condition("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
-            condition("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
-        ],
+        "conditions": component::kubelet::healthy_node_conditions(&now),
         "addresses": [
             {"type": "InternalIP", "address": "127.0.0.1"},
             {"type": "Hostname", "address": name},
@@ -304,23 +295,7 @@ impl Simulator {
 
     async fn remove(&self, pod: &Pod) -> Result<(), kube::Error> {
         let _permit = self.writes.acquire().await;
-        let api = pods_in(&self.client, pod);
-        let params = DeleteParams {
-            grace_period_seconds: Some(0),
-            preconditions: Some(Preconditions {
-                uid: pod.metadata.uid.clone(),
-                resource_version: None,
-            }),
-            ..Default::default()
-        };
-        match api
-            .delete(pod.metadata.name.as_deref().unwrap_or(""), &params)
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => Ok(()),
-            Err(e) => Err(e),
-        }
+        component::kubelet::confirm_pod_deleted(self.client.clone(), pod).await
     }
 
     /// Reports the pod Running and Ready with `restarts` restarts so far.
