@@ -144,6 +144,27 @@ impl ApiError {
         err
     }
 
+    /// An error a server behind this one answered with (upstream's
+    /// `NewGenericServerResponse`): its code, the reason that code stands for, its message.
+    pub fn from_response(code: u16, message: impl Into<String>) -> ApiError {
+        let reason = match code {
+            400 => "BadRequest",
+            401 => "Unauthorized",
+            403 => "Forbidden",
+            404 => "NotFound",
+            405 => "MethodNotAllowed",
+            409 => "Conflict",
+            410 => "Gone",
+            422 => "Invalid",
+            429 => "TooManyRequests",
+            500 => "InternalError",
+            503 => "ServiceUnavailable",
+            504 => "Timeout",
+            _ => "",
+        };
+        ApiError::new(code, reason, message)
+    }
+
     /// 400 with a message.
     pub fn bad_request(message: impl Into<String>) -> ApiError {
         ApiError::new(400, "BadRequest", message)

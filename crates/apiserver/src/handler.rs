@@ -12,7 +12,7 @@ use hyper::body::Incoming;
 use crate::{
     Server,
     authn::User,
-    authz, discovery, openapi,
+    authz, connect, discovery, openapi,
     request::{self, Target, Verb},
     response::{self, Body},
     rest::{self, Call},
@@ -165,6 +165,14 @@ async fn route(
         Target::Resource(rpath, verb) => {
             let info = rest::resource_of(&rpath).ok_or_else(ApiError::no_such_resource)?;
             authz::authorize(server, user, verb, &rpath)?;
+            if info.kind == "Pod"
+                && matches!(
+                    rpath.subresource.as_deref(),
+                    Some("log" | "exec" | "attach" | "portforward")
+                )
+            {
+                return connect::serve(server, &rpath, req).await;
+            }
             let format = response::negotiate(accept.as_deref())?;
             let (parts, body) = read_body(req).await?;
             let call = Call {

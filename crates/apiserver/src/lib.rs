@@ -1,9 +1,10 @@
 //! The Kubernetes API server: HTTPS with client-certificate and token authentication, RBAC,
 //! generic REST over the store for every built-in kind, watch from an in-memory cache,
-//! discovery, OpenAPI and server-side tables.
+//! discovery, OpenAPI and server-side tables; container logs and streams proxied to kubelets.
 //!
-//! Architecture invariant: this is the only crate that serves HTTP. Everything else in rudder
-//! reaches the cluster as a client of the API this crate serves.
+//! Architecture invariant: this is the only crate that serves the API. Everything else in
+//! rudder reaches the cluster as a client of the API this crate serves (the kubelet's own
+//! HTTPS server serves only what the API server proxies to it).
 
 use std::{
     net::{IpAddr, SocketAddr},
@@ -21,6 +22,7 @@ pub mod authz;
 pub mod binding;
 pub mod bootstrap;
 pub mod cache;
+pub mod connect;
 pub mod discovery;
 pub mod handler;
 pub mod metrics;
@@ -85,6 +87,8 @@ pub struct Server {
     pub metrics: metrics::Metrics,
     /// `host:port` clients reach the server at.
     pub address: String,
+    /// How the server reaches kubelets (logs, exec, attach, port-forward).
+    pub kubelets: connect::Kubelets,
 }
 
 /// A running API server.
@@ -149,6 +153,7 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         authn,
         metrics: metrics::Metrics::default(),
         address: server_address,
+        kubelets: connect::Kubelets::new(pki.kubelet_client_config()?),
     });
     tokio::spawn(serve(listener, TlsAcceptor::from(tls), server.clone()));
     tracing::info!(%address, kubeconfig = %kubeconfig.display(), "API server listening");

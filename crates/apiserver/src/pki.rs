@@ -213,6 +213,28 @@ impl Pki {
         })
     }
 
+    /// A rustls client configuration for reaching kubelets: it presents the API server's
+    /// kubelet client certificate (`kube-apiserver-kubelet-client` in `system:masters`) and,
+    /// as upstream's does without `--kubelet-certificate-authority`, takes the certificate a
+    /// kubelet signed for itself without verifying it.
+    pub fn kubelet_client_config(&self) -> Result<Arc<rustls::ClientConfig>> {
+        let (cert, key) = self.pair("kubelet-client", || {
+            self.issue_client("kube-apiserver-kubelet-client", &["system:masters"])
+        })?;
+        let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).map_err(|e| Error::Pem {
+            path: self.dir.join("kubelet-client.key"),
+            message: e.to_string(),
+        })?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(SelfSignedKubelet(provider)))
+            .with_client_auth_cert(certs(&cert, &self.dir.join("kubelet-client.crt"))?, key)?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Arc::new(config))
+    }
+
     /// A rustls server configuration that serves `serving` and asks for (but does not require)
     /// client certificates signed by the CA, offering HTTP/2 and HTTP/1.1.
     pub fn server_config(&self, serving: &(String, String)) -> Result<Arc<rustls::ServerConfig>> {
@@ -241,6 +263,55 @@ impl Pki {
             .with_single_cert(certs(&serving.0, &self.dir.join("serving.crt"))?, key)?;
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(Arc::new(config))
+    }
+}
+
+/// Accepts any kubelet serving certificate (still checking the handshake's signatures).
+#[derive(Debug)]
+struct SelfSignedKubelet(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for SelfSignedKubelet {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> std::result::Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
 

@@ -6,16 +6,19 @@
 //! `containerd` starts the runtime, `cri` speaks to it, `images` builds and imports images
 //! without a registry, `network` writes the CNI config, `node` is the Node object, `pods`
 //! the pod workers, `env` and `volumes` what a container is started with, `probes` its
-//! startup, readiness and liveness probes.
+//! startup, readiness and liveness probes, `server` the HTTPS server the API server comes to
+//! for `logs` and the exec, attach and port-forward streams.
 
 pub mod containerd;
 pub mod cri;
 pub mod env;
 pub mod images;
+pub mod logs;
 pub mod network;
 pub mod node;
 pub mod pods;
 pub mod probes;
+pub mod server;
 pub mod volumes;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
@@ -36,6 +39,10 @@ pub struct Options {
     pub runtime_endpoint: Option<PathBuf>,
     /// The Linux bridge of the pod network (at most 15 characters).
     pub bridge: String,
+    /// The port of the kubelet's HTTPS server (0 picks a free one).
+    pub port: u16,
+    /// The certificates (DER) of the CA whose clients the HTTPS server lets in: the cluster's.
+    pub client_ca: Vec<Vec<u8>>,
 }
 
 /// Errors that stop the kubelet.
@@ -53,6 +60,9 @@ pub enum Error {
     /// The runtime refused.
     #[error("cri: {0}")]
     Cri(#[from] tonic::Status),
+    /// The HTTPS server's certificate could not be made.
+    #[error("kubelet server TLS: {0}")]
+    Tls(String),
     /// The control plane gave the node no pod CIDR.
     #[error("node {0} got no spec.podCIDR within 30 s (is the controller manager running?)")]
     NoPodCidr(String),
@@ -85,7 +95,17 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
     ensure_pause_image(&cri, &ctr, &options).await?;
     import_air_gap(&ctr, &options.data_dir.join("images")).await;
 
-    let uid = node::register(&client, &options.node_name, &options.address).await?;
+    let listener = tokio::net::TcpListener::bind(("0.0.0.0", options.port)).await?;
+    let port = listener.local_addr()?.port();
+    let tls = server::tls_config(
+        &[options.node_name.clone(), options.address.clone()],
+        &options.client_ca,
+    )
+    .map_err(Error::Tls)?;
+    tokio::spawn(server::serve(listener, tls, cri.clone()));
+    tracing::info!(port, "kubelet server listening");
+
+    let uid = node::register(&client, &options.node_name, &options.address, port).await?;
     let pod_cidr = wait_for_pod_cidr(&client, &options.node_name).await?;
     let conflist = network::conflist(
         &pod_cidr,

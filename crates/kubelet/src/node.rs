@@ -28,7 +28,12 @@ pub fn host_capacity() -> (usize, u64) {
 }
 
 /// Registers the node (or finds it) and posts its status; returns its uid.
-pub async fn register(client: &Client, name: &str, address: &str) -> Result<String, Error> {
+pub async fn register(
+    client: &Client,
+    name: &str,
+    address: &str,
+    port: u16,
+) -> Result<String, Error> {
     let api: Api<Node> = Api::all(client.clone());
     let labels: BTreeMap<&str, &str> = [
         ("kubernetes.io/hostname", name),
@@ -49,12 +54,12 @@ pub async fn register(client: &Client, name: &str, address: &str) -> Result<Stri
         Err(kube::Error::Api(e)) if e.code == 409 => api.get(name).await?,
         Err(e) => return Err(e.into()),
     };
-    post_status(client, name, address).await?;
+    post_status(client, name, address, port).await?;
     Ok(node.metadata.uid.unwrap_or_default())
 }
 
-/// The node's status as this kubelet sees it.
-fn status(name: &str, address: &str) -> Value {
+/// The node's status as this kubelet sees it; `port` is its HTTPS server's.
+fn status(name: &str, address: &str, port: u16) -> Value {
     let (cpus, memory) = host_capacity();
     let capacity = json!({
         "cpu": cpus.to_string(),
@@ -72,7 +77,7 @@ fn status(name: &str, address: &str) -> Value {
             {"type": "InternalIP", "address": address},
             {"type": "Hostname", "address": name},
         ],
-        "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": port}},
         "nodeInfo": {
             "machineID": std::fs::read_to_string("/etc/machine-id").unwrap_or_default().trim(),
             "systemUUID": "", "bootID": "",
@@ -84,12 +89,17 @@ fn status(name: &str, address: &str) -> Value {
 }
 
 /// Posts the node's status.
-pub async fn post_status(client: &Client, name: &str, address: &str) -> Result<(), Error> {
+pub async fn post_status(
+    client: &Client,
+    name: &str,
+    address: &str,
+    port: u16,
+) -> Result<(), Error> {
     let api: Api<Node> = Api::all(client.clone());
     api.patch_status(
         name,
         &PatchParams::default(),
-        &Patch::Merge(&status(name, address)),
+        &Patch::Merge(&status(name, address, port)),
     )
     .await?;
     Ok(())

@@ -67,16 +67,23 @@ struct NodeArgs {
     /// The Linux bridge of the pod network.
     #[arg(long, default_value = "rudder0")]
     bridge: String,
+    /// The port of the kubelet's HTTPS server (logs, exec, attach, port-forward); 0 picks a
+    /// free one.
+    #[arg(long, default_value_t = 10250)]
+    kubelet_port: u16,
 }
 
 impl NodeArgs {
-    fn options(&self, default_dir: &std::path::Path) -> kubelet::Options {
+    /// The kubelet's options; `client_ca` is the cluster CA read from its kubeconfig.
+    fn options(&self, default_dir: &std::path::Path, client_ca: Vec<Vec<u8>>) -> kubelet::Options {
         kubelet::Options {
             node_name: self.node_name.clone().unwrap_or_else(hostname),
             address: self.node_ip.clone(),
             data_dir: self.agent_dir.clone().unwrap_or_else(|| default_dir.into()),
             runtime_endpoint: self.container_runtime_endpoint.clone(),
             bridge: self.bridge.clone(),
+            port: self.kubelet_port,
+            client_ca,
         }
     }
 }
@@ -294,8 +301,10 @@ fn main() -> anyhow::Result<()> {
         }),
         Command::Agent(args) => runtime.block_on(async {
             let client = component::client(&args.client.kubeconfig, "kubelet").await?;
+            let ca = component::client::cluster_ca(&args.client.kubeconfig).await?;
+            let options = args.node.options("/var/lib/rudder/agent".as_ref(), ca);
             tokio::select! {
-                result = kubelet::run(client, args.node.options("/var/lib/rudder/agent".as_ref())) => Ok(result?),
+                result = kubelet::run(client, options) => Ok(result?),
                 _ = tokio::signal::ctrl_c() => Ok(()),
             }
         }),
@@ -456,10 +465,12 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
     }
     if !args.disable_agent {
         let kubeconfig = running.kubeconfig.clone();
-        let options = args.node.options(&args.data_dir.join("agent"));
+        let node = args.node;
+        let dir = args.data_dir.join("agent");
         components.spawn(on_own_thread("agent", async move {
             let client = component::client(&kubeconfig, "kubelet").await?;
-            Ok(kubelet::run(client, options).await?)
+            let ca = component::client::cluster_ca(&kubeconfig).await?;
+            Ok(kubelet::run(client, node.options(&dir, ca)).await?)
         }));
     }
     let ended = tokio::select! {

@@ -48,13 +48,14 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("apimachinery", &[]),
     ("store", &[]),
     ("testkit", &[]),
-    ("apiserver", &["apimachinery", "store"]),
+    ("httpstream", &[]),
+    ("apiserver", &["apimachinery", "store", "httpstream"]),
     ("bench", &[]),
     ("component", &["apimachinery"]),
     ("controllers", &["apimachinery", "component"]),
     ("scheduler", &["apimachinery", "component"]),
     ("simulator", &["apimachinery", "component"]),
-    ("kubelet", &["apimachinery", "component"]),
+    ("kubelet", &["apimachinery", "component", "httpstream"]),
     (
         "rudder",
         &[

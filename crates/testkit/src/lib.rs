@@ -372,6 +372,7 @@ impl Cluster {
         }
         let bridge = format!("rd{}", self.port);
         let agent_dir_text = agent_dir.to_string_lossy().into_owned();
+        let kubelet_port = free_port().to_string();
         let args: Vec<String> = [
             "agent",
             "--agent-dir",
@@ -380,6 +381,8 @@ impl Cluster {
             &name,
             "--bridge",
             &bridge,
+            "--kubelet-port",
+            &kubelet_port,
         ]
         .map(str::to_string)
         .into();

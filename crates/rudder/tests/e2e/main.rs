@@ -12,6 +12,7 @@ mod printers;
 mod scheduling;
 mod services_storage;
 mod simulator;
+mod streams;
 mod workloads;
 
 use std::path::Path;

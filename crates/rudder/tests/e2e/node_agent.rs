@@ -4,11 +4,11 @@ use std::{path::Path, time::Duration};
 
 use testkit::{Cluster, eventually};
 
-fn cluster() -> Cluster {
+pub fn cluster() -> Cluster {
     Cluster::start_for_nodes(Path::new(env!("CARGO_BIN_EXE_rudder"))).expect("starting rudder")
 }
 
-fn field(cluster: &Cluster, pod: &str, path: &str) -> String {
+pub fn field(cluster: &Cluster, pod: &str, path: &str) -> String {
     cluster
         .kubectl(&["get", "pod", pod, "-o", &format!("jsonpath={{{path}}}")])
         .stdout
