@@ -18,6 +18,7 @@ pub mod network;
 pub mod node;
 pub mod pods;
 pub mod probes;
+pub mod resources;
 pub mod server;
 pub mod volumes;
 

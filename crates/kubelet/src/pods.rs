@@ -15,7 +15,7 @@ use std::{
 use futures::StreamExt;
 use k8s_cri::v1::{
     ContainerConfig, ContainerFilter, ContainerMetadata, ContainerState, ContainerStatusRequest,
-    CreateContainerRequest, ImageSpec, KeyValue, LinuxPodSandboxConfig,
+    CreateContainerRequest, ImageSpec, KeyValue, LinuxContainerConfig, LinuxPodSandboxConfig,
     LinuxSandboxSecurityContext, ListContainersRequest, ListPodSandboxRequest, NamespaceMode,
     NamespaceOption, PodSandboxConfig, PodSandboxFilter, PodSandboxMetadata,
     PodSandboxStatusRequest, PullImageRequest, RemoveContainerRequest, RemovePodSandboxRequest,
@@ -34,7 +34,7 @@ use kube::{
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
-use crate::{cri::Cri, env, probes, volumes};
+use crate::{cri::Cri, env, probes, resources, volumes};
 
 /// The label containerd's sandboxes and containers carry with the pod's uid.
 const POD_UID: &str = "io.kubernetes.pod.uid";
@@ -56,6 +56,8 @@ pub struct Kubelet {
     pub address: String,
     /// Where pod log directories go.
     pub pods_dir: PathBuf,
+    /// The machine's memory in bytes (Burstable containers' OOM scores are shares of it).
+    pub memory: u64,
     workers: Mutex<HashMap<String, Arc<Notify>>>,
 }
 
@@ -68,6 +70,7 @@ impl Kubelet {
             node,
             address,
             pods_dir,
+            memory: crate::node::host_capacity().1,
             workers: Mutex::default(),
         }
     }
@@ -230,7 +233,34 @@ async fn sync(kubelet: &Kubelet, pod: &Pod, state: &mut PodState) -> Result<(), 
     let observed = containers(&kubelet.cri, &sandbox).await?;
     let mut failed_init = false;
     let mut init_done = true;
+    let main_started = spec
+        .containers
+        .iter()
+        .any(|c| observed.contains_key(&c.name));
     for container in spec.init_containers.iter().flatten() {
+        if is_sidecar(container) {
+            // A sidecar starts in its turn and runs beside the containers, restarted whenever
+            // it exits; the next init container waits until it has started.
+            let current = observed.get(&container.name);
+            match current {
+                Some(c) if c.state == ContainerState::ContainerRunning as i32 => {
+                    let started = container.startup_probe.is_none()
+                        || state
+                            .probes
+                            .get(&(container.name.clone(), probes::Kind::Startup))
+                            .is_some_and(|p| p.passing && p.container_id == c.id);
+                    if started || main_started {
+                        continue;
+                    }
+                }
+                _ => start(kubelet, pod, container, &ctx, current, state).await?,
+            }
+            if main_started {
+                continue;
+            }
+            init_done = false;
+            break;
+        }
         match observed.get(&container.name) {
             Some(c) if c.state == ContainerState::ContainerExited as i32 && c.exit_code == 0 => {
                 continue;
@@ -321,6 +351,7 @@ async fn ensure_sandbox(
         ]
         .into(),
         linux: Some(LinuxPodSandboxConfig {
+            cgroup_parent: resources::cgroup_parent(pod),
             security_context: Some(LinuxSandboxSecurityContext {
                 namespace_options: Some(NamespaceOption {
                     network: if host_network {
@@ -596,6 +627,10 @@ async fn start(
         ]
         .into(),
         log_path: format!("{name}/{attempt}.log"),
+        linux: Some(LinuxContainerConfig {
+            resources: Some(resources::linux(pod, container, kubelet.memory)),
+            security_context: None,
+        }),
         ..Default::default()
     };
     let mut runtime = kubelet.cri.runtime.clone();
@@ -645,7 +680,12 @@ async fn run_probes(
     let spec = pod.spec.clone().unwrap_or_default();
     let now = Instant::now();
     let wall_now = jiff::Timestamp::now().as_nanosecond() as i64;
-    for container in &spec.containers {
+    let sidecars = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .filter(|c| is_sidecar(c));
+    for container in spec.containers.iter().chain(sidecars) {
         let Some(o) = observed
             .get(&container.name)
             .filter(|o| o.state == ContainerState::ContainerRunning as i32)
@@ -811,12 +851,20 @@ fn pod_status(
     } else {
         "Pending"
     };
-    let initialized = spec
+    let initialized = spec.init_containers.iter().flatten().all(|c| {
+        if is_sidecar(c) {
+            observed.contains_key(&c.name)
+        } else {
+            exited(c) && exit_code(c) == 0
+        }
+    });
+    let sidecars_ready = spec
         .init_containers
         .iter()
         .flatten()
-        .all(|c| exited(c) && exit_code(c) == 0);
-    let ready = statuses.iter().all(|s| s["ready"] == true) && phase == "Running";
+        .zip(&init_statuses)
+        .all(|(c, s)| !is_sidecar(c) || s["ready"] == true);
+    let ready = statuses.iter().all(|s| s["ready"] == true) && sidecars_ready && phase == "Running";
     let condition = |kind: &str, ok: bool| {
         let previous = pod
             .status
@@ -866,6 +914,11 @@ fn pod_status(
     status
 }
 
+/// Whether an init container is a sidecar: one that keeps running (`restartPolicy: Always`).
+fn is_sidecar(container: &Container) -> bool {
+    container.restart_policy.as_deref() == Some("Always")
+}
+
 /// Stops and removes a pod's containers and sandboxes, giving each container `grace` seconds.
 async fn teardown(cri: &Cri, uid: &str, grace: i64) -> Result<(), SyncError> {
     let mut runtime = cri.runtime.clone();
@@ -900,5 +953,6 @@ async fn finish_deletion(kubelet: &Kubelet, pod: &Pod) -> Result<(), SyncError> 
     let uid = pod.metadata.uid.clone().unwrap_or_default();
     let grace = pod.metadata.deletion_grace_period_seconds.unwrap_or(30);
     teardown(&kubelet.cri, &uid, grace).await?;
+    resources::remove_cgroup(pod);
     Ok(component::kubelet::confirm_pod_deleted(kubelet.client.clone(), pod).await?)
 }

@@ -450,3 +450,145 @@ spec:
             .stdout
     );
 }
+
+#[test]
+fn limits_reach_the_cgroups_and_a_memory_hog_is_oom_killed() {
+    let cluster = cluster();
+    let node = cluster.node().unwrap();
+    cluster
+        .kubectl_stdin(
+            &["apply", "-f", "-"],
+            r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: limited}
+spec:
+  containers:
+  - name: main
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: ["sleep", "3600"]
+    resources:
+      requests: {cpu: 250m, memory: 32Mi}
+      limits: {cpu: 500m, memory: 64Mi}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: hog}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: hog
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "x=0123456789; while true; do x=$x$x; done"]
+    resources:
+      limits: {memory: 32Mi}
+"#,
+        )
+        .ok();
+    assert!(
+        eventually(Duration::from_secs(60), || field(
+            &cluster,
+            "hog",
+            ".status.containerStatuses[0].state.terminated.reason"
+        ) == "OOMKilled"),
+        "{}\n{}",
+        cluster.kubectl(&["get", "pod", "hog", "-o", "yaml"]).stdout,
+        node.log()
+    );
+    assert_eq!(
+        field(
+            &cluster,
+            "hog",
+            ".status.containerStatuses[0].state.terminated.exitCode"
+        ),
+        "137"
+    );
+    assert_eq!(field(&cluster, "hog", ".status.phase"), "Failed");
+    assert!(eventually(Duration::from_secs(60), || field(
+        &cluster,
+        "limited",
+        ".status.phase"
+    ) == "Running"));
+    let cgroups = cluster
+        .kubectl(&[
+            "exec",
+            "limited",
+            "--",
+            "cat",
+            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+            "/sys/fs/cgroup/cpu/cpu.cfs_quota_us",
+            "/sys/fs/cgroup/cpu/cpu.shares",
+        ])
+        .ok()
+        .to_string();
+    assert_eq!(cgroups, format!("{}\n50000\n256\n", 64 << 20));
+}
+
+#[test]
+fn a_sidecar_ships_the_main_containers_log_and_ends_with_its_pod() {
+    let cluster = cluster();
+    let node = cluster.node().unwrap();
+    // The seeds' fluent-bit pattern: the app writes /data/logs, a sidecar reads them.
+    cluster
+        .kubectl_stdin(
+            &["apply", "-f", "-"],
+            r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: app}
+spec:
+  restartPolicy: Never
+  volumes:
+  - name: logs
+    emptyDir: {}
+  initContainers:
+  - name: log-shipper
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    restartPolicy: Always
+    command: ["sh", "-c", "touch /data/logs/app.log; tail -f /data/logs/app.log | while read line; do echo shipped: $line; done"]
+    volumeMounts: [{name: logs, mountPath: /data/logs}]
+  containers:
+  - name: app
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "for i in 1 2 3; do echo request $i >> /data/logs/app.log; sleep 1; done"]
+    volumeMounts: [{name: logs, mountPath: /data/logs}]
+"#,
+        )
+        .ok();
+    assert!(
+        eventually(Duration::from_secs(60), || cluster
+            .kubectl(&["logs", "app", "-c", "log-shipper"])
+            .stdout
+            .contains("shipped: request 2")),
+        "{}\n{}",
+        cluster.kubectl(&["get", "pod", "app", "-o", "yaml"]).stdout,
+        node.log()
+    );
+    assert_eq!(
+        field(
+            &cluster,
+            "app",
+            ".status.conditions[?(@.type==\"Initialized\")].status"
+        ),
+        "True"
+    );
+    // The app finishing completes the pod although its sidecar would run forever.
+    assert!(
+        eventually(Duration::from_secs(60), || field(
+            &cluster,
+            "app",
+            ".status.phase"
+        ) == "Succeeded"),
+        "{}",
+        cluster.kubectl(&["get", "pod", "app", "-o", "yaml"]).stdout
+    );
+    let shipped = cluster
+        .kubectl(&["logs", "app", "-c", "log-shipper"])
+        .ok()
+        .to_string();
+    assert!(shipped.contains("shipped: request 1\n"), "{shipped}");
+}
