@@ -29,6 +29,8 @@ pub struct Layout {
     pub cni_conf_dir: PathBuf,
     /// The generated config file.
     pub config: PathBuf,
+    /// containerd's registry hosts dir (`<registry>/hosts.toml`, the `certs.d` layout).
+    pub registries: PathBuf,
 }
 
 impl Layout {
@@ -41,6 +43,7 @@ impl Layout {
             socket: dir.join("containerd.sock"),
             cni_conf_dir: agent_dir.join("cni"),
             config: dir.join("config.toml"),
+            registries: dir.join("certs.d"),
         }
     }
 }
@@ -69,6 +72,8 @@ state = "{state}"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "{cni_bin}"
     conf_dir = "{cni_conf}"
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "{registries}"
 "#,
         root = layout.root.display(),
         state = layout.state.display(),
@@ -76,7 +81,28 @@ state = "{state}"
         pause = PAUSE_IMAGE,
         cni_bin = CNI_BIN_DIR,
         cni_conf = layout.cni_conf_dir.display(),
+        registries = layout.registries.display(),
     )
+}
+
+/// Writes where containerd pulls each mirrored registry's images from: `mirrors` maps a
+/// registry host (`docker.io`) to a URL (`http://127.0.0.1:5000`) that replaces it, so a pull
+/// never falls back to the registry itself. Mirrors no longer named are removed.
+pub fn write_mirrors(layout: &Layout, mirrors: &[(String, String)]) -> std::io::Result<()> {
+    if layout.registries.exists() {
+        std::fs::remove_dir_all(&layout.registries)?;
+    }
+    for (registry, url) in mirrors {
+        let dir = layout.registries.join(registry);
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(
+            dir.join("hosts.toml"),
+            format!(
+                "server = \"{url}\"\n\n[host.\"{url}\"]\n  capabilities = [\"pull\", \"resolve\"]\n"
+            ),
+        )?;
+    }
+    Ok(())
 }
 
 /// The containerd processes this process started and has not stopped.

@@ -44,6 +44,8 @@ pub struct Options {
     pub port: u16,
     /// The certificates (DER) of the CA whose clients the HTTPS server lets in: the cluster's.
     pub client_ca: Vec<Vec<u8>>,
+    /// Registries whose images are pulled from a mirror instead: (`docker.io`, URL).
+    pub registry_mirrors: Vec<(String, String)>,
 }
 
 /// Errors that stop the kubelet.
@@ -73,6 +75,7 @@ pub enum Error {
 pub async fn run(client: Client, options: Options) -> Result<(), Error> {
     std::fs::create_dir_all(&options.data_dir)?;
     let layout = containerd::Layout::under(&options.data_dir);
+    containerd::write_mirrors(&layout, &options.registry_mirrors)?;
     let (_containerd, socket) = match &options.runtime_endpoint {
         Some(socket) => (None, socket.clone()),
         // The containerd of an agent that died: its containers keep running, and the pod

@@ -58,6 +58,8 @@ pub struct Kubelet {
     pub pods_dir: PathBuf,
     /// The machine's memory in bytes (Burstable containers' OOM scores are shares of it).
     pub memory: u64,
+    /// Events about the pods (`source.component` kubelet, `source.host` this node).
+    pub events: component::Recorder,
     workers: Mutex<HashMap<String, Arc<Notify>>>,
 }
 
@@ -65,6 +67,7 @@ impl Kubelet {
     /// A kubelet without workers yet.
     pub fn new(client: Client, cri: Cri, node: String, address: String, pods_dir: PathBuf) -> Self {
         Kubelet {
+            events: component::Recorder::new(client.clone(), "kubelet").on_host(&node),
             client,
             cri,
             node,
@@ -158,6 +161,8 @@ pub enum SyncError {
 struct PodState {
     /// Per container: restarts so far and when the next start is allowed.
     backoff: HashMap<String, (u32, Instant)>,
+    /// Per image: failed pulls so far and when the next pull is allowed.
+    pull_backoff: HashMap<String, (u32, Instant)>,
     /// Why each container waits (reason, message), when it does.
     waiting: HashMap<String, (String, String)>,
     /// Why the pod's volumes could not be set up, when they could not.
@@ -286,6 +291,14 @@ async fn sync(kubelet: &Kubelet, pod: &Pod, state: &mut PodState) -> Result<(), 
         }
     }
     if init_done {
+        let first_start = !spec
+            .containers
+            .iter()
+            .any(|c| observed.contains_key(&c.name));
+        if first_start && spec.init_containers.as_ref().is_some_and(|i| !i.is_empty()) {
+            // Initialized: say so (PodInitializing) before pulling and starting the containers.
+            report(kubelet, pod, &observed, state, &ip, false).await?;
+        }
         for container in &spec.containers {
             match observed.get(&container.name) {
                 None => start(kubelet, pod, container, &ctx, None, state).await?,
@@ -306,7 +319,19 @@ async fn sync(kubelet: &Kubelet, pod: &Pod, state: &mut PodState) -> Result<(), 
     // Report what the runtime shows now.
     let observed = containers(&kubelet.cri, &sandbox).await?;
     run_probes(kubelet, pod, &observed, state, &ip).await?;
-    let status = pod_status(kubelet, pod, &observed, state, &ip, failed_init);
+    report(kubelet, pod, &observed, state, &ip, failed_init).await
+}
+
+/// Writes the pod's status when it differs from the last one written.
+async fn report(
+    kubelet: &Kubelet,
+    pod: &Pod,
+    observed: &HashMap<String, Observed>,
+    state: &mut PodState,
+    ip: &str,
+    failed_init: bool,
+) -> Result<(), SyncError> {
+    let status = pod_status(kubelet, pod, observed, state, ip, failed_init);
     if state.written.as_ref() != Some(&status) {
         let api: Api<Pod> = Api::namespaced(
             kubelet.client.clone(),
@@ -518,6 +543,22 @@ async fn start(
             let delay = BACKOFF_START
                 .saturating_mul(1 << restarts.saturating_sub(1).min(5))
                 .min(BACKOFF_MAX);
+            if state
+                .waiting
+                .get(&name)
+                .is_none_or(|(r, _)| r != "CrashLoopBackOff")
+            {
+                kubelet.events.warning(
+                    pod,
+                    "BackOff",
+                    format!(
+                        "Back-off restarting failed container {name} in pod {}_{}({})",
+                        pod.metadata.name.as_deref().unwrap_or(""),
+                        pod.metadata.namespace.as_deref().unwrap_or(""),
+                        pod.metadata.uid.as_deref().unwrap_or(""),
+                    ),
+                );
+            }
             state.waiting.insert(
                 name.clone(),
                 (
@@ -548,15 +589,36 @@ async fn start(
     let present = kubelet.cri.has_image(&image).await?;
     if !present || policy == "Always" {
         if policy == "Never" {
-            state.waiting.insert(
-                name,
-                (
-                    "ErrImageNeverPull".into(),
-                    format!("Container image \"{image}\" is not present with pull policy of Never"),
-                ),
-            );
+            let message =
+                format!("Container image \"{image}\" is not present with pull policy of Never");
+            kubelet
+                .events
+                .warning(pod, "ErrImageNeverPull", message.clone());
+            state
+                .waiting
+                .insert(name, ("ErrImageNeverPull".into(), message));
             return Ok(());
         }
+        if let Some((_, next)) = state.pull_backoff.get(&image)
+            && *next > now
+        {
+            let message = format!("Back-off pulling image \"{image}\"");
+            if state
+                .waiting
+                .get(&name)
+                .is_none_or(|(r, _)| r != "ImagePullBackOff")
+            {
+                kubelet.events.normal(pod, "BackOff", message.clone());
+            }
+            state
+                .waiting
+                .insert(name, ("ImagePullBackOff".into(), message));
+            return Ok(());
+        }
+        kubelet
+            .events
+            .normal(pod, "Pulling", format!("Pulling image \"{image}\""));
+        let pulling = Instant::now();
         let pulled = kubelet
             .cri
             .images
@@ -571,18 +633,43 @@ async fn start(
             })
             .await;
         if let Err(error) = pulled {
-            state.waiting.insert(
-                name,
-                (
-                    "ErrImagePull".into(),
-                    format!("failed to pull image \"{image}\": {}", error.message()),
-                ),
+            let failures = state.pull_backoff.get(&image).map_or(0, |(n, _)| *n);
+            let delay = BACKOFF_START
+                .saturating_mul(1 << failures.min(5))
+                .min(BACKOFF_MAX);
+            state
+                .pull_backoff
+                .insert(image.clone(), (failures + 1, now + delay));
+            let message = format!("failed to pull image \"{image}\": {}", error.message());
+            kubelet.events.warning(
+                pod,
+                "Failed",
+                format!("Failed to pull image \"{image}\": {}", error.message()),
             );
+            state.waiting.insert(name, ("ErrImagePull".into(), message));
             return Ok(());
         }
+        state.pull_backoff.remove(&image);
+        kubelet.events.normal(
+            pod,
+            "Pulled",
+            format!(
+                "Successfully pulled image \"{image}\" in {:.3}s",
+                pulling.elapsed().as_secs_f64()
+            ),
+        );
+    } else {
+        kubelet.events.normal(
+            pod,
+            "Pulled",
+            format!("Container image \"{image}\" already present on machine"),
+        );
     }
     let attempt = previous.map_or(0, |p| p.attempt + 1);
     let config_error = |state: &mut PodState, message: String| {
+        kubelet
+            .events
+            .warning(pod, "Failed", format!("Error: {message}"));
         state
             .waiting
             .insert(name.clone(), ("CreateContainerConfigError".into(), message));
@@ -642,7 +729,12 @@ async fn start(
         })
         .await;
     let id = match created {
-        Ok(reply) => reply.into_inner().container_id,
+        Ok(reply) => {
+            kubelet
+                .events
+                .normal(pod, "Created", format!("Created container: {name}"));
+            reply.into_inner().container_id
+        }
         Err(error) => {
             state.waiting.insert(
                 name,
@@ -664,6 +756,9 @@ async fn start(
         return Ok(());
     }
     state.waiting.remove(&name);
+    kubelet
+        .events
+        .normal(pod, "Started", format!("Started container {name}"));
     tracing::info!(pod = ?pod.metadata.name, container = name, attempt, "container started");
     Ok(())
 }
@@ -703,6 +798,11 @@ async fn run_probes(
             }
             if entry.due(probe, running_for, now) {
                 let ok = probes::run(&kubelet.cri, probe, &o.id, ip).await;
+                if !ok {
+                    kubelet
+                        .events
+                        .warning(pod, "Unhealthy", format!("{kind:?} probe failed"));
+                }
                 entry.record(probe, ok, now);
             }
             entry.passing
@@ -719,6 +819,14 @@ async fn run_probes(
             && !verdict(probes::Kind::Liveness, probe).await
         {
             tracing::info!(pod = ?pod.metadata.name, container = container.name, "liveness probe failed; restarting the container");
+            kubelet.events.normal(
+                pod,
+                "Killing",
+                format!(
+                    "Container {} failed liveness probe, will be restarted",
+                    container.name
+                ),
+            );
             state
                 .probes
                 .remove(&(container.name.clone(), probes::Kind::Liveness));
@@ -765,6 +873,7 @@ fn pod_status(
                     .is_some_and(|o| o.id == s.container_id)
         })
     };
+    let has_init = spec.init_containers.as_ref().is_some_and(|i| !i.is_empty());
     let status_of = |c: &Container| -> Value {
         let o = observed.get(&c.name);
         let image = c.image.clone().unwrap_or_default();
@@ -788,6 +897,9 @@ fn pod_status(
                     "containerID": format!("containerd://{}", o.id),
                 }
             }),
+            // Upstream's default: a pod with init containers is initializing until each of
+            // its containers exists.
+            _ if has_init => json!({"waiting": {"reason": "PodInitializing"}}),
             _ => json!({"waiting": {"reason": "ContainerCreating"}}),
         };
         let running = o.is_some_and(|o| o.state == ContainerState::ContainerRunning as i32);

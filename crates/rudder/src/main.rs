@@ -71,6 +71,24 @@ struct NodeArgs {
     /// free one.
     #[arg(long, default_value_t = 10250)]
     kubelet_port: u16,
+    /// Pull a registry's images from a mirror instead, never from the registry itself:
+    /// `REGISTRY=URL`, e.g. `docker.io=http://127.0.0.1:5000` (repeatable).
+    #[arg(long = "registry-mirror", value_name = "REGISTRY=URL", value_parser = parse_mirror)]
+    registry_mirrors: Vec<(String, String)>,
+}
+
+fn parse_mirror(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((registry, url))
+            if !registry.is_empty()
+                && (url.starts_with("http://") || url.starts_with("https://")) =>
+        {
+            Ok((registry.to_string(), url.to_string()))
+        }
+        _ => Err(format!(
+            "{s:?} is not REGISTRY=URL with an http:// or https:// URL"
+        )),
+    }
 }
 
 impl NodeArgs {
@@ -84,6 +102,7 @@ impl NodeArgs {
             bridge: self.bridge.clone(),
             port: self.kubelet_port,
             client_ca,
+            registry_mirrors: self.registry_mirrors.clone(),
         }
     }
 }
@@ -134,6 +153,9 @@ enum ImageCommand {
         /// Tags, e.g. busybox:latest.
         #[arg(required = true)]
         tags: Vec<String>,
+        /// The image's command, run with `sh -c` (default: `sh` itself).
+        #[arg(long)]
+        cmd: Option<String>,
     },
 }
 
@@ -391,12 +413,16 @@ async fn image(args: ImageArgs) -> anyhow::Result<()> {
             }
         }
         ImageCommand::Rm { images } => ctr.remove(&images).await?,
-        ImageCommand::BuildBusybox { output, tags } => {
+        ImageCommand::BuildBusybox { output, tags, cmd } => {
             let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
+            let cmd: Vec<&str> = match &cmd {
+                Some(script) => vec!["sh", "-c", script],
+                None => vec!["sh"],
+            };
             let archive = kubelet::images::busybox_archive(
                 std::path::Path::new(kubelet::images::BUSYBOX),
                 &tags,
-                &["sh"],
+                &cmd,
             )
             .context("building the busybox image (is busybox-static installed?)")?;
             std::fs::write(&output, archive)

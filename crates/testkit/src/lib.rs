@@ -259,17 +259,27 @@ impl Drop for Cluster {
     }
 }
 
-/// A real node for a test: `rudder agent` with containerd, its own agent dir and bridge, and
-/// the test images imported (busybox from the host's busybox-static, also tagged `nginx`).
+/// The command of the test image tagged `nginx:latest`: busybox's httpd serving a welcome
+/// page on port 80 from nginx's document root.
+pub const NGINX: &str = "mkdir -p /usr/share/nginx/html && echo '<h1>Welcome to nginx!</h1>' > /usr/share/nginx/html/index.html && exec httpd -f -p 80 -h /usr/share/nginx/html";
+
+/// A real node for a test: `rudder agent` with containerd, its own agent dir and bridge, the
+/// test images imported (busybox from the host's busybox-static, also tagged `nginx`), and a
+/// registry on loopback (Debian's docker-registry) that mirrors docker.io for the agent and
+/// holds the same images, so that pulls of `busybox` or `nginx:latest` are real pulls that
+/// never leave the machine.
 /// Dropping it kills the pods' containers, then the agent and its containerd.
 pub struct Node {
     /// The node's name.
     pub name: String,
     /// The agent's directory.
     pub agent_dir: PathBuf,
+    /// The loopback registry's `host:port`.
+    pub registry: String,
     bridge: String,
     args: Vec<String>,
     process: Process,
+    _registry: Process,
 }
 
 impl Node {
@@ -285,6 +295,31 @@ impl Node {
     /// What the agent logged so far.
     pub fn log(&self) -> String {
         self.process.log()
+    }
+
+    /// Pushes the runtime's image `local` (e.g. `docker.io/library/busybox:latest`) to the
+    /// loopback registry as `name` (e.g. `library/app:v1`, pulled as `app:v1`).
+    pub fn push(&self, local: &str, name: &str) -> Result<()> {
+        let remote = format!("{}/{name}", self.registry);
+        self.ctr(&["images", "tag", "--force", local, &remote])
+            .context("ctr images tag")?;
+        let out = Command::new("ctr")
+            .arg("--address")
+            .arg(self.agent_dir.join("containerd/containerd.sock"))
+            .args([
+                "--namespace",
+                "k8s.io",
+                "images",
+                "push",
+                "--plain-http",
+                &remote,
+            ])
+            .output()?;
+        if !out.status.success() {
+            bail!("pushing {remote}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        self.ctr(&["images", "rm", &remote]);
+        Ok(())
     }
 
     fn ctr(&self, args: &[&str]) -> Option<String> {
@@ -362,15 +397,26 @@ impl Cluster {
         let agent_dir = self.dir.path().join("agent");
         let images = agent_dir.join("images");
         std::fs::create_dir_all(&images)?;
-        let built = Command::new(&self.binary)
-            .args(["image", "build-busybox", "--output"])
-            .arg(images.join("busybox.tar"))
-            .args(["busybox:latest", "nginx:latest"])
-            .status()?;
-        if !built.success() {
-            bail!("building the busybox test image failed");
+        // busybox, and an `nginx` that serves a page on port 80 with busybox's httpd.
+        for (file, tag, cmd) in [
+            ("busybox.tar", "busybox:latest", None),
+            ("nginx.tar", "nginx:latest", Some(NGINX)),
+        ] {
+            let mut build = Command::new(&self.binary);
+            build
+                .args(["image", "build-busybox", "--output"])
+                .arg(images.join(file))
+                .arg(tag);
+            if let Some(cmd) = cmd {
+                build.args(["--cmd", cmd]);
+            }
+            if !build.status()?.success() {
+                bail!("building the {tag} test image failed");
+            }
         }
         let bridge = format!("rd{}", self.port);
+        let (registry, registry_process) = self.registry()?;
+        let mirror = format!("docker.io=http://{registry}");
         let agent_dir_text = agent_dir.to_string_lossy().into_owned();
         let kubelet_port = free_port().to_string();
         let args: Vec<String> = [
@@ -383,6 +429,8 @@ impl Cluster {
             &bridge,
             "--kubelet-port",
             &kubelet_port,
+            "--registry-mirror",
+            &mirror,
         ]
         .map(str::to_string)
         .into();
@@ -390,9 +438,11 @@ impl Cluster {
         let node = Node {
             name: name.clone(),
             agent_dir,
+            registry,
             bridge,
             args,
             process,
+            _registry: registry_process,
         };
         let ready = eventually(Duration::from_secs(60), || {
             self.kubectl(&[
@@ -409,7 +459,45 @@ impl Cluster {
         if !ready {
             bail!("node {name} did not become Ready: {}", node.log());
         }
+        for image in ["busybox:latest", "nginx:latest"] {
+            node.push(
+                &format!("docker.io/library/{image}"),
+                &format!("library/{image}"),
+            )?;
+        }
         Ok(node)
+    }
+
+    /// Starts a docker-registry on a free loopback port with its storage in the cluster's
+    /// directory; returns its `host:port`.
+    fn registry(&self) -> Result<(String, Process)> {
+        let port = free_port();
+        let dir = self.dir.path().join("registry");
+        std::fs::create_dir_all(&dir)?;
+        let config = dir.join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog: {{level: warn}}\nstorage:\n  filesystem: {{rootdirectory: {}}}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                dir.join("data").display()
+            ),
+        )?;
+        let log_path = dir.join("registry.log");
+        let log = std::fs::File::create(&log_path)?;
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .context("starting docker-registry (apt install docker-registry)")?;
+        let process = Process { child, log_path };
+        if !eventually(Duration::from_secs(10), || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        }) {
+            bail!("docker-registry did not listen: {}", process.log());
+        }
+        Ok((format!("127.0.0.1:{port}"), process))
     }
 }
 

@@ -10,6 +10,7 @@ mod kubectl;
 mod node_agent;
 mod printers;
 mod scheduling;
+mod seeds_pods;
 mod services_storage;
 mod simulator;
 mod streams;
