@@ -190,6 +190,33 @@ fn container(pod: &Pod, asked: Option<&str>) -> Result<String, ApiError> {
     }
 }
 
+/// GETs `path` from the kubelet of `node_name` and decodes its JSON.
+pub async fn get_json(
+    server: &Server,
+    node_name: &str,
+    path: &str,
+) -> Result<serde_json::Value, ApiError> {
+    let io = dial(server, node_name).await?;
+    let request = Request::builder()
+        .uri(path)
+        .header(header::HOST, node_name)
+        .body(Empty::<Bytes>::new())
+        .map_err(ApiError::internal)?;
+    let response = httpstream::send(io, request)
+        .await
+        .map_err(|e| node_error(node_name, e))?;
+    if !response.status().is_success() {
+        return Err(refusal(response).await);
+    }
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| node_error(node_name, e))?
+        .to_bytes();
+    serde_json::from_slice(&body).map_err(|e| node_error(node_name, e))
+}
+
 /// A TLS connection to the kubelet of `node_name`, at its InternalIP and the port it reports.
 async fn dial(
     server: &Server,

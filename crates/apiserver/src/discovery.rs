@@ -1,8 +1,11 @@
 //! Discovery: `/api`, `/apis`, per-group and per-group-version lists, and aggregated discovery
-//! (`apidiscovery.k8s.io` v2 and v2beta1), all derived from the resource registry.
+//! (`apidiscovery.k8s.io` v2 and v2beta1), all derived from the resource registry, plus
+//! `metrics.k8s.io`, which the kubelets serve (see `usage`).
 
 use apimachinery::resources::{self, ResourceInfo, VERBS};
 use serde_json::{Value, json};
+
+use crate::usage;
 
 /// The Kubernetes version rudder reports.
 pub const KUBE_MINOR: &str = "33";
@@ -46,6 +49,7 @@ fn groups() -> Vec<(&'static str, Vec<&'static str>)> {
             None => out.push((group, vec![version])),
         }
     }
+    out.push((usage::GROUP, vec![usage::VERSION]));
     out
 }
 
@@ -88,6 +92,14 @@ fn in_group_version<'a>(
 /// `GET /api/v1` or `/apis/<group>/<version>`.
 pub fn resource_list(group: &str, version: &str) -> Option<Value> {
     let mut list = Vec::new();
+    if (group, version) == (usage::GROUP, usage::VERSION) {
+        for (plural, singular, kind, namespaced) in usage::RESOURCES {
+            list.push(json!({
+                "name": plural, "singularName": singular, "namespaced": namespaced,
+                "kind": kind, "verbs": usage::VERBS,
+            }));
+        }
+    }
     for r in in_group_version(group, version) {
         let mut resource = json!({
             "name": r.plural,
@@ -178,8 +190,21 @@ pub fn aggregated(core: bool, version: &str) -> Value {
         let versions: Vec<Value> = versions
             .iter()
             .map(|v| {
-                let resources: Vec<Value> =
+                let mut resources: Vec<Value> =
                     in_group_version(group, v).map(discovery_resource).collect();
+                if (group, *v) == (usage::GROUP, usage::VERSION) {
+                    resources.extend(usage::RESOURCES.iter().map(
+                        |(plural, singular, kind, namespaced)| {
+                            json!({
+                                "resource": plural,
+                                "responseKind": {"group": group, "version": v, "kind": kind},
+                                "scope": if *namespaced { "Namespaced" } else { "Cluster" },
+                                "singularResource": singular,
+                                "verbs": usage::VERBS,
+                            })
+                        },
+                    ));
+                }
                 json!({"version": v, "resources": resources, "freshness": "Current"})
             })
             .collect();

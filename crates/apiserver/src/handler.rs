@@ -16,7 +16,7 @@ use crate::{
     request::{self, Target, Verb},
     response::{self, Body},
     rest::{self, Call},
-    watch,
+    usage, watch,
 };
 
 /// The largest request body accepted (upstream's 3 MiB).
@@ -161,6 +161,10 @@ async fn route(
         Target::NonResource => {
             authz::authorize_path(server, user, req.method(), &path)?;
             Ok(non_resource(server, &path, &req))
+        }
+        Target::Resource(rpath, verb) if rpath.group == usage::GROUP => {
+            authz::authorize(server, user, verb, &rpath)?;
+            usage::serve(server, &rpath, verb, query).await
         }
         Target::Resource(rpath, verb) => {
             let info = rest::resource_of(&rpath).ok_or_else(ApiError::no_such_resource)?;

@@ -35,6 +35,7 @@ pub mod response;
 pub mod rest;
 pub mod scale;
 pub mod table;
+pub mod usage;
 pub mod watch;
 
 /// Errors starting the server.

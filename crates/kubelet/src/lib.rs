@@ -7,7 +7,7 @@
 //! without a registry, `network` writes the CNI config, `node` is the Node object, `pods`
 //! the pod workers, `env` and `volumes` what a container is started with, `probes` its
 //! startup, readiness and liveness probes, `server` the HTTPS server the API server comes to
-//! for `logs` and the exec, attach and port-forward streams.
+//! for `logs`, `stats` and the exec, attach and port-forward streams.
 
 pub mod containerd;
 pub mod cri;
@@ -20,6 +20,7 @@ pub mod pods;
 pub mod probes;
 pub mod resources;
 pub mod server;
+pub mod stats;
 pub mod volumes;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
@@ -106,7 +107,12 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
         &options.client_ca,
     )
     .map_err(Error::Tls)?;
-    tokio::spawn(server::serve(listener, tls, cri.clone()));
+    tokio::spawn(server::serve(
+        listener,
+        tls,
+        cri.clone(),
+        options.node_name.clone(),
+    ));
     tracing::info!(port, "kubelet server listening");
 
     let uid = node::register(&client, &options.node_name, &options.address, port).await?;

@@ -1,7 +1,7 @@
 //! The kubelet's HTTPS server (port 10250, upstream's): the API server comes here for
 //! container logs and to open exec, attach and port-forward streams, which this server joins
 //! to the runtime's streaming server (CRI `Exec`, `Attach` and `PortForward` hand out its
-//! URLs). Only clients with a certificate from the cluster's CA in group `system:masters`
+//! URLs), and resource usage (`/stats/summary`, for `metrics.k8s.io`). Only clients with a certificate from the cluster's CA in group `system:masters`
 //! (the API server's kubelet client, an admin) get in.
 
 use std::{convert::Infallible, net::SocketAddr, sync::Arc};
@@ -18,22 +18,39 @@ use k8s_cri::v1::{
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
-use crate::{cri::Cri, logs};
+use crate::{cri::Cri, logs, stats};
 
 type Body = BoxBody<Bytes, hyper::Error>;
 
 /// The group whose members may use this server.
 const ALLOWED_GROUP: &str = "system:masters";
 
+/// What the handlers share.
+struct State {
+    cri: Cri,
+    node_name: String,
+    stats: stats::Sampler,
+}
+
 /// Serves on `listener` until the process ends.
-pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, cri: Cri) {
+pub async fn serve(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    cri: Cri,
+    node_name: String,
+) {
     let acceptor = TlsAcceptor::from(tls);
+    let state = Arc::new(State {
+        cri,
+        node_name,
+        stats: stats::Sampler::default(),
+    });
     loop {
         let Ok((tcp, peer)) = listener.accept().await else {
             continue;
         };
         let acceptor = acceptor.clone();
-        let cri = cri.clone();
+        let state = state.clone();
         tokio::spawn(async move {
             let tls = match acceptor.accept(tcp).await {
                 Ok(tls) => tls,
@@ -49,8 +66,8 @@ pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, cri: C
                 .and_then(|c| c.first())
                 .is_some_and(|c| in_group(c, ALLOWED_GROUP));
             let service = hyper::service::service_fn(move |req| {
-                let cri = cri.clone();
-                async move { Ok::<_, Infallible>(handle(&cri, allowed, peer, req).await) }
+                let state = state.clone();
+                async move { Ok::<_, Infallible>(handle(&state, allowed, peer, req).await) }
             });
             let connection = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(tls), service)
@@ -134,7 +151,7 @@ fn text(code: StatusCode, message: impl Into<String>) -> Response<Body> {
 type Failure = (StatusCode, String);
 
 async fn handle(
-    cri: &Cri,
+    state: &State,
     allowed: bool,
     peer: SocketAddr,
     req: Request<Incoming>,
@@ -157,9 +174,23 @@ async fn handle(
             .into_owned()
             .collect();
     let segments: Vec<&str> = path.iter().map(String::as_str).collect();
+    let cri = &state.cri;
     tracing::debug!(%peer, path = req.uri().path(), "kubelet request");
     let result = match (req.method(), segments.as_slice()) {
         (&Method::GET, ["healthz"]) => Ok(text(StatusCode::OK, "ok")),
+        (&Method::GET, ["stats", "summary"]) => {
+            match state.stats.summary(cri, &state.node_name).await {
+                Ok(summary) => Ok(Response::builder()
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(
+                        Full::new(Bytes::from(summary.to_string()))
+                            .map_err(|never| match never {})
+                            .boxed(),
+                    )
+                    .expect("a valid response")),
+                Err(status) => Err(runtime_failure(status)),
+            }
+        }
         (&Method::GET, ["containerLogs", ns, pod, container]) => {
             container_logs(cri, ns, pod, container, &query).await
         }

@@ -242,3 +242,54 @@ fn shell_words(cmd: &std::process::Command) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+#[test]
+fn top_reports_the_usage_of_pods_and_nodes() {
+    let cluster = cluster();
+    let node = cluster.node().unwrap();
+    cluster
+        .kubectl_stdin(
+            &["apply", "-f", "-"],
+            r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: burner, labels: {app: burner}}
+spec:
+  containers:
+  - name: burn
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "while true; do :; done"]
+    resources:
+      limits: {cpu: 500m, memory: 64Mi}
+"#,
+        )
+        .ok();
+    assert!(running(&cluster, "burner"), "{}", node.log());
+    let top = cluster
+        .kubectl(&["top", "pod", "-l", "app=burner", "--no-headers"])
+        .ok()
+        .to_string();
+    let fields: Vec<&str> = top.split_whitespace().collect();
+    assert_eq!(fields.first(), Some(&"burner"), "{top}");
+    let millicores: u64 = fields[1].trim_end_matches('m').parse().unwrap();
+    assert!(
+        (20..=600).contains(&millicores),
+        "a busy loop under a 500m quota uses {millicores}m"
+    );
+    assert!(fields[2].ends_with("Mi"), "{top}");
+    let containers = cluster
+        .kubectl(&["top", "pod", "burner", "--containers", "--no-headers"])
+        .ok()
+        .to_string();
+    assert!(
+        containers.starts_with("burner") && containers.contains(" burn "),
+        "{containers}"
+    );
+    let nodes = cluster
+        .kubectl(&["top", "node", "--no-headers"])
+        .ok()
+        .to_string();
+    assert!(nodes.starts_with(&node.name), "{nodes}");
+    assert!(nodes.contains('%') && nodes.contains("Mi"), "{nodes}");
+}
