@@ -1,9 +1,17 @@
-//! Facts about pods that several controllers need: activity, readiness, ownership.
+//! Facts about pods that several controllers need: activity, readiness, ownership; and the
+//! metadata patches they make to pods: adoption, release.
 
 use k8s_openapi::{
     api::core::v1::Pod,
     apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference},
 };
+use kube::{
+    Api,
+    api::{Patch, PatchParams},
+};
+use serde_json::{Value, json};
+
+use crate::Result;
 
 /// The controlling owner of an object (the ownerReference with `controller: true`).
 pub fn controller_of(meta: &ObjectMeta) -> Option<&OwnerReference> {
@@ -37,6 +45,58 @@ pub fn owner_reference<K: kube::Resource<DynamicType = ()>>(owner: &K) -> OwnerR
         controller: Some(true),
         block_owner_deletion: Some(true),
     }
+}
+
+/// Merge-patches a pod's metadata with `metadata`, which carries its own guard (the pod's
+/// `uid` or `resourceVersion`): a pod gone (404) or changed meanwhile (409) is left alone,
+/// for the sync its new version brings.
+pub async fn patch_metadata(api: &Api<Pod>, pod: &Pod, metadata: Value) -> Result<()> {
+    let patch = json!({ "metadata": metadata });
+    match api
+        .patch(
+            pod.metadata.name.as_deref().unwrap_or(""),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The metadata patch that adds `owner` (a controller reference) to an orphan's
+/// ownerReferences, guarded by the pod's uid.
+pub fn adoption_patch(pod: &Pod, owner: OwnerReference) -> Value {
+    let mut refs = pod.metadata.owner_references.clone().unwrap_or_default();
+    refs.push(owner);
+    json!({"ownerReferences": refs, "uid": pod.metadata.uid})
+}
+
+/// The metadata patch that removes the references to `owner_uid` from a pod's
+/// ownerReferences, guarded by the pod's uid.
+pub fn release_patch(pod: &Pod, owner_uid: &str) -> Value {
+    let refs: Vec<&OwnerReference> = pod
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .filter(|r| r.uid != owner_uid)
+        .collect();
+    json!({"ownerReferences": refs, "uid": pod.metadata.uid})
+}
+
+/// Claims an orphan pod that matches the owner's selector: adds the owner's controller
+/// reference (upstream's `ClaimPods` adoption).
+pub async fn adopt(api: &Api<Pod>, pod: &Pod, owner: OwnerReference) -> Result<()> {
+    patch_metadata(api, pod, adoption_patch(pod, owner)).await
+}
+
+/// Lets go of a pod that no longer matches the owner's selector: removes the owner's
+/// reference (upstream's `ClaimPods` release).
+pub async fn release(api: &Api<Pod>, pod: &Pod, owner_uid: &str) -> Result<()> {
+    patch_metadata(api, pod, release_patch(pod, owner_uid)).await
 }
 
 /// A pod from a template, owned by `owner`, named `<generate_name><random>`.
@@ -114,4 +174,66 @@ pub fn ipv4(pod: &Pod) -> Option<&str> {
         .map(|ip| ip.ip.as_str())
         .chain(status.pod_ip.as_deref())
         .find(|ip| ip.parse::<std::net::Ipv4Addr>().is_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::{
+        api::core::v1::Pod,
+        apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference},
+    };
+    use serde_json::json;
+
+    use super::{adoption_patch, release_patch};
+
+    fn reference(kind: &str, uid: &str, controller: bool) -> OwnerReference {
+        OwnerReference {
+            api_version: "v1".into(),
+            kind: kind.into(),
+            name: uid.into(),
+            uid: uid.into(),
+            controller: Some(controller),
+            block_owner_deletion: Some(controller),
+        }
+    }
+
+    fn pod(owners: Option<Vec<OwnerReference>>) -> Pod {
+        Pod {
+            metadata: ObjectMeta {
+                name: Some("p".into()),
+                uid: Some("pod-uid".into()),
+                owner_references: owners,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn adoption_adds_the_controller_reference_guarded_by_uid() {
+        let owner = reference("ReplicaSet", "rs-uid", true);
+        assert_eq!(
+            adoption_patch(&pod(None), owner.clone()),
+            json!({"ownerReferences": [owner], "uid": "pod-uid"})
+        );
+        let other = reference("ConfigMap", "cm-uid", false);
+        assert_eq!(
+            adoption_patch(&pod(Some(vec![other.clone()])), owner.clone()),
+            json!({"ownerReferences": [other, owner], "uid": "pod-uid"})
+        );
+    }
+
+    #[test]
+    fn release_drops_only_the_owners_references() {
+        let owner = reference("ReplicaSet", "rs-uid", true);
+        let other = reference("ConfigMap", "cm-uid", false);
+        assert_eq!(
+            release_patch(&pod(Some(vec![other.clone(), owner])), "rs-uid"),
+            json!({"ownerReferences": [other], "uid": "pod-uid"})
+        );
+        assert_eq!(
+            release_patch(&pod(None), "rs-uid"),
+            json!({"ownerReferences": [], "uid": "pod-uid"})
+        );
+    }
 }

@@ -13,7 +13,7 @@ use k8s_openapi::{
         apps::v1::ReplicaSet,
         core::v1::{Pod, PodTemplateSpec, ReplicationController},
     },
-    apimachinery::pkg::apis::meta::v1::{LabelSelector, OwnerReference},
+    apimachinery::pkg::apis::meta::v1::LabelSelector,
 };
 use kube::{
     Api,
@@ -188,12 +188,12 @@ async fn reconcile<K: Replicated>(
                 if matches {
                     owned.push(pod);
                 } else {
-                    release(&api, &pod, &uid).await?;
+                    pods::release(&api, &pod, &uid).await?;
                 }
             }
             Some(_) => {}
             None if matches && pod.metadata.deletion_timestamp.is_none() => {
-                adopt(&api, &pod, pods::owner_reference(&*owner)).await?;
+                pods::adopt(&api, &pod, pods::owner_reference(&*owner)).await?;
                 owned.push(pod);
             }
             None => {}
@@ -232,50 +232,6 @@ async fn reconcile<K: Replicated>(
         }
     }
     update_status(&ctx, &*owner, &owned, failure).await
-}
-
-/// Adds the owner's controller reference to an orphan.
-async fn adopt(api: &Api<Pod>, pod: &Pod, owner: OwnerReference) -> Result<()> {
-    let mut refs = pod.metadata.owner_references.clone().unwrap_or_default();
-    refs.push(owner);
-    let patch = json!({"metadata": {"ownerReferences": refs, "uid": pod.metadata.uid}});
-    match api
-        .patch(
-            pod.metadata.name.as_deref().unwrap_or(""),
-            &PatchParams::default(),
-            &Patch::Merge(&patch),
-        )
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => Ok(()),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// Removes the owner's reference from a pod that no longer matches its selector.
-async fn release(api: &Api<Pod>, pod: &Pod, owner_uid: &str) -> Result<()> {
-    let refs: Vec<_> = pod
-        .metadata
-        .owner_references
-        .iter()
-        .flatten()
-        .filter(|r| r.uid != owner_uid)
-        .cloned()
-        .collect();
-    let patch = json!({"metadata": {"ownerReferences": refs, "uid": pod.metadata.uid}});
-    match api
-        .patch(
-            pod.metadata.name.as_deref().unwrap_or(""),
-            &PatchParams::default(),
-            &Patch::Merge(&patch),
-        )
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => Ok(()),
-        Err(e) => Err(e.into()),
-    }
 }
 
 /// Creates `count` pods in slow-start batches (1, 2, 4, ...), stopping at the first batch

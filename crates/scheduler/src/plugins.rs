@@ -6,7 +6,10 @@ use std::{
     fmt,
 };
 
-use apimachinery::labels::{self, Selector};
+use apimachinery::{
+    labels::{self, Selector},
+    taints,
+};
 use k8s_openapi::api::core::v1::{
     NodeSelector, NodeSelectorRequirement, PodAffinityTerm, Taint, Toleration,
     WeightedPodAffinityTerm,
@@ -464,9 +467,7 @@ impl<'a> Query<'a> {
     }
 
     fn tolerates(&self, taint: &Taint) -> bool {
-        self.tolerations
-            .iter()
-            .any(|t| toleration_matches(t, taint))
+        self.tolerations.iter().any(|t| taints::tolerates(t, taint))
     }
 
     fn node_affinity_ok(&self, node: &NodeInfo) -> bool {
@@ -732,27 +733,6 @@ fn port_conflict(port: &(String, i32, String), node: &NodeInfo) -> bool {
     node.used_ports.iter().any(|(p, n, i)| {
         p == proto && n == number && (i == ip || i == "0.0.0.0" || ip == "0.0.0.0")
     })
-}
-
-/// Whether a toleration tolerates a taint (upstream's `ToleratesTaint`).
-pub fn toleration_matches(t: &Toleration, taint: &Taint) -> bool {
-    if let Some(effect) = t.effect.as_deref().filter(|e| !e.is_empty())
-        && effect != taint.effect
-    {
-        return false;
-    }
-    let key = t.key.as_deref().unwrap_or("");
-    if !key.is_empty() && key != taint.key {
-        return false;
-    }
-    match t.operator.as_deref().unwrap_or("Equal") {
-        "Exists" => true,
-        _ => {
-            // An empty key with Equal matches nothing but an empty-keyed taint.
-            (!key.is_empty() || taint.key.is_empty())
-                && t.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or("")
-        }
-    }
 }
 
 /// Whether a node matches a NodeSelector (terms ORed, requirements ANDed).

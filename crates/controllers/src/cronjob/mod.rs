@@ -11,6 +11,7 @@ mod tests;
 
 use std::{sync::Arc, time::Duration};
 
+use apimachinery::cron::{self, Schedule};
 use jiff::{Timestamp, tz::TimeZone};
 use k8s_openapi::{
     api::{
@@ -30,7 +31,7 @@ use kube::{
 use serde_json::json;
 
 use crate::{Context, Result, pods};
-use schedule::{Missed, Schedule};
+use schedule::Missed;
 
 /// The annotation holding the time a Job was scheduled for.
 pub const SCHEDULED_TIMESTAMP: &str = "batch.kubernetes.io/cronjob-scheduled-timestamp";
@@ -253,7 +254,8 @@ async fn reconcile(cronjob: Arc<CronJob>, ctx: Arc<Context>) -> Result<Action> {
             )
         })
         .and_then(|tz| {
-            schedule::parse(&spec.schedule)
+            // Trimmed, as this controller always has (robfig takes no blanks around `@...`).
+            cron::parse(spec.schedule.trim())
                 .map(|s| (tz, s))
                 .map_err(|e| {
                     ctx.recorder.warning(

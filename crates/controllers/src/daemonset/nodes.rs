@@ -3,8 +3,9 @@
 //! tolerations (with the automatic DaemonSet ones) must tolerate the node's NoSchedule and
 //! NoExecute taints; a pod already there stays unless a NoExecute taint is untolerated.
 
+use apimachinery::taints::tolerates;
 use k8s_openapi::api::core::v1::{
-    Node, NodeSelector, NodeSelectorRequirement, PodSpec, Taint, Toleration,
+    Node, NodeSelector, NodeSelectorRequirement, PodSpec, Toleration,
 };
 
 /// The tolerations every DaemonSet pod gets (upstream's `AddOrUpdateDaemonPodTolerations`).
@@ -30,26 +31,6 @@ pub fn add_daemon_tolerations(spec: &mut PodSpec) {
             effect: Some(effect.into()),
             ..Default::default()
         });
-    }
-}
-
-/// Whether a toleration tolerates a taint (upstream's `ToleratesTaint`).
-pub fn tolerates(t: &Toleration, taint: &Taint) -> bool {
-    if let Some(effect) = t.effect.as_deref().filter(|e| !e.is_empty())
-        && effect != taint.effect
-    {
-        return false;
-    }
-    let key = t.key.as_deref().unwrap_or("");
-    if !key.is_empty() && key != taint.key {
-        return false;
-    }
-    match t.operator.as_deref().unwrap_or("Equal") {
-        "Exists" => true,
-        _ => {
-            (!key.is_empty() || taint.key.is_empty())
-                && t.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or("")
-        }
     }
 }
 

@@ -96,22 +96,11 @@ async fn remove_finalizer(api: &Api<Pod>, pod: &Pod) -> Result<()> {
         .flatten()
         .filter(|f| *f != FINALIZER)
         .collect();
-    let patch = json!({"metadata": {
+    let metadata = json!({
         "finalizers": if remaining.is_empty() { serde_json::Value::Null } else { json!(remaining) },
         "resourceVersion": pod.metadata.resource_version,
-    }});
-    match api
-        .patch(
-            pod.metadata.name.as_deref().unwrap_or(""),
-            &PatchParams::default(),
-            &Patch::Merge(&patch),
-        )
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => Ok(()),
-        Err(e) => Err(e.into()),
-    }
+    });
+    pods::patch_metadata(api, pod, metadata).await
 }
 
 fn phase(pod: &Pod) -> &str {

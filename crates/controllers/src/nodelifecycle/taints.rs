@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use apimachinery::taints::tolerates;
 use jiff::Timestamp;
 use k8s_openapi::{
     api::core::v1::{Node, NodeCondition, Taint, Toleration},
@@ -101,26 +102,6 @@ pub fn desired(node: &Node, now: Timestamp) -> Option<Vec<Taint>> {
         }
     }
     (taints != current).then_some(taints)
-}
-
-/// Upstream `Toleration.ToleratesTaint`.
-pub fn tolerates(toleration: &Toleration, taint: &Taint) -> bool {
-    let effect = toleration.effect.as_deref().unwrap_or_default();
-    if !effect.is_empty() && effect != taint.effect {
-        return false;
-    }
-    let key = toleration.key.as_deref().unwrap_or_default();
-    if !key.is_empty() && key != taint.key {
-        return false;
-    }
-    match toleration.operator.as_deref().unwrap_or("Equal") {
-        "Exists" => true,
-        "Equal" => {
-            toleration.value.as_deref().unwrap_or_default()
-                == taint.value.as_deref().unwrap_or_default()
-        }
-        _ => false,
-    }
 }
 
 /// What the NoExecute taints of a node mean for a pod on it.

@@ -13,7 +13,7 @@ use k8s_openapi::{
 
 use super::{
     health::{last_heartbeat, unknown_conditions},
-    taints::{Eviction, desired, eviction, tolerates},
+    taints::{Eviction, desired, eviction},
 };
 
 fn at(seconds: i64) -> Timestamp {
@@ -142,22 +142,6 @@ fn toleration(key: &str, op: &str, value: &str, seconds: Option<i64>) -> Tolerat
         effect: Some("NoExecute".into()),
         toleration_seconds: seconds,
     }
-}
-
-#[test]
-fn tolerations_match_as_upstream() {
-    let t = Taint {
-        value: Some("x".into()),
-        ..taint("k", "NoExecute")
-    };
-    assert!(tolerates(&toleration("k", "Exists", "", None), &t));
-    assert!(tolerates(&toleration("k", "Equal", "x", None), &t));
-    assert!(!tolerates(&toleration("k", "Equal", "y", None), &t));
-    assert!(tolerates(&toleration("", "Exists", "", None), &t));
-    assert!(!tolerates(&toleration("j", "Exists", "", None), &t));
-    let mut no_schedule = toleration("k", "Exists", "", None);
-    no_schedule.effect = Some("NoSchedule".into());
-    assert!(!tolerates(&no_schedule, &t));
 }
 
 #[test]

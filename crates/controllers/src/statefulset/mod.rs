@@ -265,7 +265,7 @@ async fn reconcile(obj: Arc<StatefulSet>, ctx: Arc<Context>) -> Result<Action> {
             None if selector_matches(&obj, pod.metadata.labels.as_ref().unwrap_or(&empty))
                 && pod.metadata.deletion_timestamp.is_none() =>
             {
-                adopt(&pod_api, &pod, pods::owner_reference(&*obj)).await?;
+                pods::adopt(&pod_api, &pod, pods::owner_reference(&*obj)).await?;
             }
             _ => continue,
         }
@@ -499,25 +499,6 @@ async fn release_claims_on_scale_down(
         }
     }
     Ok(())
-}
-
-/// Adds the set's controller reference to an orphan pod.
-async fn adopt(api: &Api<Pod>, pod: &Pod, owner: OwnerReference) -> Result<()> {
-    let mut refs = pod.metadata.owner_references.clone().unwrap_or_default();
-    refs.push(owner);
-    let patch = json!({"metadata": {"ownerReferences": refs, "uid": pod.metadata.uid}});
-    match api
-        .patch(
-            pod.metadata.name.as_deref().unwrap_or(""),
-            &PatchParams::default(),
-            &Patch::Merge(&patch),
-        )
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => Ok(()),
-        Err(e) => Err(e.into()),
-    }
 }
 
 /// Counts the pods into the status and writes it if it changed; a finished rolling update

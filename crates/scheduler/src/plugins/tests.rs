@@ -197,33 +197,6 @@ fn host_ports_conflict() {
     );
 }
 
-#[test]
-fn tolerations_match_like_upstream() {
-    let taint = Taint {
-        key: "k".into(),
-        value: Some("v".into()),
-        effect: "NoSchedule".into(),
-        ..Default::default()
-    };
-    let t = |v: Value| -> Toleration { serde_json::from_value(v).unwrap() };
-    assert!(toleration_matches(
-        &t(json!({"key": "k", "value": "v"})),
-        &taint
-    ));
-    assert!(!toleration_matches(
-        &t(json!({"key": "k", "value": "w"})),
-        &taint
-    ));
-    assert!(toleration_matches(
-        &t(json!({"operator": "Exists"})),
-        &taint
-    ));
-    assert!(!toleration_matches(
-        &t(json!({"key": "k", "operator": "Exists", "effect": "NoExecute"})),
-        &taint
-    ));
-}
-
 /// The feasible nodes ranked by total score, best first (ties by name).
 fn ranking(snapshot: &Snapshot, p: Arc<Pod>) -> Vec<(String, i64)> {
     let q = Query::new(PodInfo::new(p), snapshot);
