@@ -4,6 +4,7 @@
 //! `report` renders those files into docs/benchmarks.md. See scripts/bench for the whole run.
 
 mod client;
+mod node;
 mod report;
 mod schedule;
 mod stats;
@@ -51,6 +52,10 @@ enum Command {
     EtcdPuts(EtcdPutsArgs),
     /// Create pods (or one Deployment) against simulated nodes and time until all are bound.
     Schedule(schedule::ScheduleArgs),
+    /// Start `rudder server` (with its agent) cold, then warm, and time each to node Ready.
+    NodeReady(node::NodeReadyArgs),
+    /// Create pods at once on a real node and time each from create to Running.
+    PodStartup(node::PodStartupArgs),
     /// Render docs/benchmarks.md from the JSON results of a run.
     Report(report::ReportArgs),
     /// Print a free TCP port on 127.0.0.1 (for scripts/bench).
@@ -211,6 +216,8 @@ fn main() -> Result<()> {
             Command::Rss(a) => rss(a),
             Command::EtcdPuts(a) => etcd_puts(a).await,
             Command::Schedule(a) => schedule::run(a).await,
+            Command::NodeReady(a) => node::node_ready(a).await,
+            Command::PodStartup(a) => node::pod_startup(a).await,
             Command::Report(a) => report::run(a),
             Command::FreePort => {
                 let listener = std::net::TcpListener::bind("127.0.0.1:0")?;

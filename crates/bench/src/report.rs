@@ -466,6 +466,9 @@ pub fn run(args: ReportArgs) -> Result<()> {
     if let Some(section) = crate::schedule::section(dir) {
         w.push_str(&section);
     }
+    if let Some(section) = crate::node::section(dir) {
+        w.push_str(&section);
+    }
     writeln!(w, "## Commands\n")?;
     writeln!(
         w,

@@ -79,13 +79,15 @@ async fn wait_for_nodes(client: &client::Client, want: usize) -> Result<()> {
 
 /// Follows a watch on the namespace's bench pods (`path` without the resourceVersion),
 /// resuming from the last seen version when the server ends it, until `want` distinct pods
-/// were seen with a node; returns when each was first seen bound, in order.
-async fn watch_bound(
+/// were seen in the state `reached` looks for; returns each pod's name and when it was first
+/// seen there, in order.
+pub async fn watch_until(
     client: Arc<client::Client>,
     path: String,
     mut rv: String,
     want: usize,
-) -> Result<Vec<Instant>> {
+    reached: fn(&Value) -> bool,
+) -> Result<Vec<(String, Instant)>> {
     let mut bound: HashSet<String> = HashSet::new();
     let mut times = Vec::with_capacity(want);
     while bound.len() < want {
@@ -116,12 +118,11 @@ async fn watch_bound(
                 if let Some(v) = object["metadata"]["resourceVersion"].as_str() {
                     rv = v.to_string();
                 }
-                let node = object["spec"]["nodeName"].as_str().unwrap_or("");
-                if !node.is_empty()
+                if reached(object)
                     && let Some(name) = object["metadata"]["name"].as_str()
                     && bound.insert(name.to_string())
                 {
-                    times.push(Instant::now());
+                    times.push((name.to_string(), Instant::now()));
                 }
             }
             buf.drain(..start);
@@ -153,7 +154,7 @@ fn per_second(times: &[Instant]) -> Vec<f64> {
 }
 
 /// VmRSS and VmHWM of a process in MiB.
-fn rss_mib(pid: u32) -> Option<(f64, f64)> {
+pub fn rss_mib(pid: u32) -> Option<(f64, f64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let field = |name: &str| -> Option<f64> {
         let line = status.lines().find(|l| l.starts_with(name))?;
@@ -188,11 +189,12 @@ pub async fn run(args: ScheduleArgs) -> Result<()> {
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let watch = tokio::spawn(watch_bound(
+    let watch = tokio::spawn(watch_until(
         client.clone(),
         format!("{pods_path}?watch=true&{selector}"),
         rv,
         args.pods,
+        |pod| !pod["spec"]["nodeName"].as_str().unwrap_or("").is_empty(),
     ));
     let started = Instant::now();
     if args.deployment {
@@ -234,9 +236,12 @@ pub async fn run(args: ScheduleArgs) -> Result<()> {
         }
     }
     let created = started.elapsed();
-    let times = tokio::time::timeout(Duration::from_secs(600), watch)
+    let times: Vec<Instant> = tokio::time::timeout(Duration::from_secs(600), watch)
         .await
-        .context("not every pod was bound within 10 minutes")???;
+        .context("not every pod was bound within 10 minutes")???
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect();
     let all_bound = times
         .last()
         .map_or(Duration::ZERO, |t| t.duration_since(started));

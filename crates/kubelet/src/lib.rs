@@ -5,13 +5,15 @@
 //!
 //! `containerd` starts the runtime, `cri` speaks to it, `images` builds and imports images
 //! without a registry, `network` writes the CNI config, `node` is the Node object, `pods`
-//! the pod workers, `env` and `volumes` what a container is started with, `probes` its
-//! startup, readiness and liveness probes, `server` the HTTPS server the API server comes to
+//! the pod workers, `env`, `volumes` and `resources` what a container is started with,
+//! `probes` its startup, readiness and liveness probes, `hooks` its postStart and preStop,
+//! `server` the HTTPS server the API server comes to
 //! for `logs`, `stats` and the exec, attach and port-forward streams.
 
 pub mod containerd;
 pub mod cri;
 pub mod env;
+pub mod hooks;
 pub mod images;
 pub mod logs;
 pub mod network;
@@ -47,6 +49,8 @@ pub struct Options {
     pub client_ca: Vec<Vec<u8>>,
     /// Registries whose images are pulled from a mirror instead: (`docker.io`, URL).
     pub registry_mirrors: Vec<(String, String)>,
+    /// The cluster's pod and service CIDRs, routed nowhere but to this machine's pods.
+    pub blackhole: Vec<String>,
 }
 
 /// Errors that stop the kubelet.
@@ -114,6 +118,7 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
         options.node_name.clone(),
     ));
     tracing::info!(port, "kubelet server listening");
+    tokio::spawn(logs::rotate_forever(cri.clone()));
 
     let uid = node::register(&client, &options.node_name, &options.address, port).await?;
     let pod_cidr = wait_for_pod_cidr(&client, &options.node_name).await?;
@@ -126,6 +131,7 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
         layout.cni_conf_dir.join("10-rudder.conflist"),
         serde_json::to_vec_pretty(&conflist).expect("JSON"),
     )?;
+    network::blackhole(&options.blackhole).await?;
     tracing::info!(node = options.node_name, pod_cidr, "node registered");
 
     let heartbeat = {

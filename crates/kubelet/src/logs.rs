@@ -2,8 +2,23 @@
 //! the CRI log format (`<RFC 3339 time> <stdout|stderr> <P|F> <text>`, `P` for a line the
 //! runtime split), and this module turns such a file back into the container's output with
 //! upstream's options: timestamps, tail lines, since a time, a byte limit, and following.
+//! Logs that outgrow `MAX_SIZE` are rotated as upstream's kubelet does (the runtime reopens
+//! the file; `MAX_FILES` are kept); reading covers the current file.
 
-use std::{io::SeekFrom, path::PathBuf, time::Duration};
+use std::{io::SeekFrom, os::unix::fs::MetadataExt, path::PathBuf, time::Duration};
+
+use k8s_cri::v1::{
+    ContainerFilter, ContainerStateValue, ContainerStatusRequest, ListContainersRequest,
+    ReopenContainerLogRequest,
+};
+
+use crate::cri::Cri;
+
+/// Upstream's `containerLogMaxSize` and `containerLogMaxFiles` defaults.
+pub const MAX_SIZE: u64 = 10 << 20;
+pub const MAX_FILES: usize = 5;
+/// How often the logs' sizes are checked.
+const ROTATE_PERIOD: Duration = Duration::from_secs(10);
 
 use bytes::Bytes;
 use tokio::{
@@ -157,6 +172,7 @@ where
     Fut: std::future::Future<Output = bool>,
 {
     let mut file = tokio::fs::File::open(&path).await?;
+    let mut file_ino = file.metadata().await?.ino();
     let mut data = Vec::new();
     file.read_to_end(&mut data).await?;
     let start = options.tail_lines.map_or(0, |n| tail_start(&data, n));
@@ -193,7 +209,14 @@ where
             idle = 0;
             continue;
         }
-        // Nothing new: is the container still there to write more? (checked every second)
+        // Nothing new. Rotated? Then what comes next is in the new file at the same path.
+        if std::fs::metadata(&path).is_ok_and(|m| m.ino() != file_ino) {
+            file = tokio::fs::File::open(&path).await?;
+            file_ino = file.metadata().await?.ino();
+            position = 0;
+            continue;
+        }
+        // Is the container still there to write more? (checked every second)
         idle += 1;
         if idle.is_multiple_of(10) && !running().await {
             return Ok(());
@@ -202,6 +225,83 @@ where
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Rotates the logs of the running containers that outgrew `MAX_SIZE`, forever.
+pub async fn rotate_forever(cri: Cri) {
+    loop {
+        tokio::time::sleep(ROTATE_PERIOD).await;
+        if let Err(error) = rotate(&cri).await {
+            tracing::warn!(%error, "log rotation failed");
+        }
+    }
+}
+
+async fn rotate(cri: &Cri) -> Result<(), tonic::Status> {
+    let mut runtime = cri.runtime.clone();
+    let running = runtime
+        .list_containers(ListContainersRequest {
+            filter: Some(ContainerFilter {
+                state: Some(ContainerStateValue { state: 1 }),
+                ..Default::default()
+            }),
+        })
+        .await?
+        .into_inner()
+        .containers;
+    for c in running {
+        let status = runtime
+            .container_status(ContainerStatusRequest {
+                container_id: c.id.clone(),
+                verbose: false,
+            })
+            .await?
+            .into_inner()
+            .status
+            .unwrap_or_default();
+        let path = PathBuf::from(&status.log_path);
+        if std::fs::metadata(&path).map_or(0, |m| m.len()) <= MAX_SIZE {
+            continue;
+        }
+        let stamp = jiff::Zoned::now().strftime("%Y%m%d-%H%M%S").to_string();
+        let rotated = PathBuf::from(format!("{}.{stamp}", status.log_path));
+        if std::fs::rename(&path, &rotated).is_err() {
+            continue;
+        }
+        if let Err(error) = runtime
+            .reopen_container_log(ReopenContainerLogRequest {
+                container_id: c.id.clone(),
+            })
+            .await
+        {
+            // The runtime still writes the renamed file: give it its name back.
+            let _ = std::fs::rename(&rotated, &path);
+            return Err(error);
+        }
+        prune_rotated(&path);
+        tracing::debug!(log = %path.display(), "container log rotated");
+    }
+    Ok(())
+}
+
+/// Keeps the newest `MAX_FILES - 1` rotated files of a log.
+fn prune_rotated(path: &std::path::Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let prefix = format!("{}.", name.to_string_lossy());
+    let mut rotated: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .map(|e| e.path())
+        .collect();
+    rotated.sort();
+    let excess = rotated.len().saturating_sub(MAX_FILES - 1);
+    for old in &rotated[..excess] {
+        let _ = std::fs::remove_file(old);
     }
 }
 
@@ -242,6 +342,46 @@ mod tests {
         assert_eq!(
             read(since),
             "2026-01-01T00:00:02.500000000Z o\n2026-01-01T00:00:03.000000000Z three\n"
+        );
+    }
+
+    #[test]
+    fn rotation_keeps_the_newest_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("0.log");
+        std::fs::write(&log, "current").unwrap();
+        for stamp in [
+            "20260101-000001",
+            "20260101-000002",
+            "20260101-000003",
+            "20260101-000004",
+            "20260101-000005",
+            "20260101-000006",
+        ] {
+            std::fs::write(dir.path().join(format!("0.log.{stamp}")), stamp).unwrap();
+        }
+        std::fs::write(
+            dir.path().join("1.log.20260101-000000"),
+            "another container",
+        )
+        .unwrap();
+        prune_rotated(&log);
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                "0.log",
+                "0.log.20260101-000003",
+                "0.log.20260101-000004",
+                "0.log.20260101-000005",
+                "0.log.20260101-000006",
+                "1.log.20260101-000000"
+            ]
         );
     }
 

@@ -1,6 +1,8 @@
 //! The pod network: a CNI config for the node's pod CIDR (bridge with host-local IPAM, then
 //! portmap), which containerd applies to each sandbox. Pods on the node share the bridge and
-//! reach each other; nothing masquerades traffic out of the machine.
+//! reach each other; nothing masquerades traffic out of the machine, and blackhole routes for
+//! the cluster's pod and service CIDRs keep a packet for an address without a more specific
+//! route (another node's pods, a service without rules) from ever leaving it.
 
 use serde_json::{Value, json};
 
@@ -27,6 +29,23 @@ pub fn conflist(pod_cidr: &str, bridge: &str, ipam_dir: &str) -> Value {
             {"type": "portmap", "capabilities": {"portMappings": true}},
         ],
     })
+}
+
+/// Installs a blackhole route for each CIDR (replacing one already there).
+pub async fn blackhole(cidrs: &[String]) -> std::io::Result<()> {
+    for cidr in cidrs {
+        let out = tokio::process::Command::new("ip")
+            .args(["route", "replace", "blackhole", cidr])
+            .output()
+            .await?;
+        if !out.status.success() {
+            return Err(std::io::Error::other(format!(
+                "ip route replace blackhole {cidr}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -34,12 +34,14 @@ use kube::{
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
-use crate::{cri::Cri, env, probes, resources, volumes};
+use crate::{cri::Cri, env, hooks, probes, resources, volumes};
 
 /// The label containerd's sandboxes and containers carry with the pod's uid.
 const POD_UID: &str = "io.kubernetes.pod.uid";
 /// The label a container carries with its name in the pod spec.
 const CONTAINER_NAME: &str = "io.kubernetes.container.name";
+/// The longest a postStart hook may run.
+const HOOK_LIMIT: Duration = Duration::from_secs(120);
 /// The first and the longest CrashLoopBackOff delays (upstream's 10 s doubling to 5 min).
 const BACKOFF_START: Duration = Duration::from_secs(10);
 const BACKOFF_MAX: Duration = Duration::from_secs(300);
@@ -124,7 +126,7 @@ async fn worker(
             .get(&key)
             .filter(|p| p.metadata.uid.as_deref() == Some(uid.as_str()));
         let result = match &pod {
-            None => teardown(&kubelet.cri, &uid, 0).await.map(|_| true),
+            None => teardown(&kubelet, None, &uid, 0).await.map(|_| true),
             Some(pod) if pod.metadata.deletion_timestamp.is_some() => {
                 finish_deletion(&kubelet, pod).await.map(|_| true)
             }
@@ -759,7 +761,65 @@ async fn start(
     kubelet
         .events
         .normal(pod, "Started", format!("Started container {name}"));
+    let grace = pod_grace(pod);
+    if let Some(hook) = container
+        .lifecycle
+        .as_ref()
+        .and_then(|l| l.post_start.as_ref())
+        && let Err(why) = hooks::run(&kubelet.cri, hook, &id, ctx.ip, HOOK_LIMIT).await
+    {
+        kubelet.events.warning(
+            pod,
+            "FailedPostStartHook",
+            format!("PostStartHook failed: {why}"),
+        );
+        kubelet.events.normal(
+            pod,
+            "Killing",
+            format!("FailedPostStartHook: stopping container {name}"),
+        );
+        runtime
+            .stop_container(StopContainerRequest {
+                container_id: id.clone(),
+                timeout: grace,
+            })
+            .await?;
+    }
+    if attempt > 1 {
+        remove_dead_attempts(&kubelet.cri, ctx.sandbox, &name, attempt - 1).await?;
+    }
     tracing::info!(pod = ?pod.metadata.name, container = name, attempt, "container started");
+    Ok(())
+}
+
+/// Removes a container's attempts before `keep_from`: upstream's garbage collection keeps the
+/// running attempt and the one before it (for `kubectl logs --previous`).
+async fn remove_dead_attempts(
+    cri: &Cri,
+    sandbox: &str,
+    name: &str,
+    keep_from: u32,
+) -> Result<(), tonic::Status> {
+    let mut runtime = cri.runtime.clone();
+    let list = runtime
+        .list_containers(ListContainersRequest {
+            filter: Some(ContainerFilter {
+                pod_sandbox_id: sandbox.to_string(),
+                label_selector: [(CONTAINER_NAME.to_string(), name.to_string())].into(),
+                ..Default::default()
+            }),
+        })
+        .await?
+        .into_inner()
+        .containers;
+    for c in list {
+        let attempt = c.metadata.as_ref().map_or(0, |m| m.attempt);
+        if attempt < keep_from && c.state == ContainerState::ContainerExited as i32 {
+            runtime
+                .remove_container(RemoveContainerRequest { container_id: c.id })
+                .await?;
+        }
+    }
     Ok(())
 }
 
@@ -797,13 +857,15 @@ async fn run_probes(
                 *entry = probes::State::new(kind, &o.id);
             }
             if entry.due(probe, running_for, now) {
-                let ok = probes::run(&kubelet.cri, probe, &o.id, ip).await;
-                if !ok {
-                    kubelet
-                        .events
-                        .warning(pod, "Unhealthy", format!("{kind:?} probe failed"));
+                let result = probes::run(&kubelet.cri, probe, &o.id, ip).await;
+                if let Err(why) = &result {
+                    kubelet.events.warning(
+                        pod,
+                        "Unhealthy",
+                        format!("{kind:?} probe failed: {why}"),
+                    );
                 }
-                entry.record(probe, ok, now);
+                entry.record(probe, result.is_ok(), now);
             }
             entry.passing
         };
@@ -830,15 +892,15 @@ async fn run_probes(
             state
                 .probes
                 .remove(&(container.name.clone(), probes::Kind::Liveness));
-            kubelet
-                .cri
-                .runtime
-                .clone()
-                .stop_container(StopContainerRequest {
-                    container_id: o.id.clone(),
-                    timeout: spec.termination_grace_period_seconds.unwrap_or(30),
-                })
-                .await?;
+            stop_container(
+                kubelet,
+                Some(pod),
+                &container.name,
+                &o.id,
+                ip,
+                pod_grace(pod),
+            )
+            .await?;
         }
     }
     Ok(())
@@ -1031,17 +1093,93 @@ fn is_sidecar(container: &Container) -> bool {
     container.restart_policy.as_deref() == Some("Always")
 }
 
-/// Stops and removes a pod's containers and sandboxes, giving each container `grace` seconds.
-async fn teardown(cri: &Cri, uid: &str, grace: i64) -> Result<(), SyncError> {
+/// A pod's grace period (`terminationGracePeriodSeconds`, 30 s by default).
+fn pod_grace(pod: &Pod) -> i64 {
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.termination_grace_period_seconds)
+        .unwrap_or(30)
+}
+
+/// Stops a running container within `grace` seconds: its preStop hook first, then SIGTERM
+/// and, when the rest of the grace period is over, SIGKILL (the runtime's StopContainer).
+async fn stop_container(
+    kubelet: &Kubelet,
+    pod: Option<&Pod>,
+    name: &str,
+    id: &str,
+    ip: &str,
+    grace: i64,
+) -> Result<(), tonic::Status> {
+    let started = Instant::now();
+    let spec = pod.and_then(|p| p.spec.as_ref());
+    let hook = spec
+        .into_iter()
+        .flat_map(|s| {
+            s.containers
+                .iter()
+                .chain(s.init_containers.iter().flatten())
+        })
+        .find(|c| c.name == name)
+        .and_then(|c| c.lifecycle.as_ref())
+        .and_then(|l| l.pre_stop.as_ref());
+    if let (Some(hook), Some(pod)) = (hook, pod)
+        && grace > 0
+    {
+        let limit = Duration::from_secs(grace as u64);
+        if let Err(why) = hooks::run(&kubelet.cri, hook, id, ip, limit).await {
+            kubelet.events.warning(
+                pod,
+                "FailedPreStopHook",
+                format!("PreStopHook failed: {why}"),
+            );
+        }
+    }
+    if let Some(pod) = pod {
+        kubelet
+            .events
+            .normal(pod, "Killing", format!("Stopping container {name}"));
+    }
+    // Upstream leaves at least 2 s for SIGTERM after a hook that took the whole period.
+    let left = if grace > 0 {
+        (grace - started.elapsed().as_secs() as i64).max(2)
+    } else {
+        0
+    };
+    kubelet
+        .cri
+        .runtime
+        .clone()
+        .stop_container(StopContainerRequest {
+            container_id: id.to_string(),
+            timeout: left,
+        })
+        .await?;
+    Ok(())
+}
+
+/// Stops (all at once, each within `grace` seconds, preStop hooks first) and removes a pod's
+/// containers and sandboxes, then removes its directory (logs, emptyDir and configMap/secret
+/// volumes). `pod` is `None` for a pod the API no longer has.
+async fn teardown(
+    kubelet: &Kubelet,
+    pod: Option<&Pod>,
+    uid: &str,
+    grace: i64,
+) -> Result<(), SyncError> {
+    let cri = &kubelet.cri;
     let mut runtime = cri.runtime.clone();
     for sandbox in sandboxes(cri, uid, false).await? {
-        for (_, c) in containers(cri, &sandbox).await? {
-            runtime
-                .stop_container(StopContainerRequest {
-                    container_id: c.id.clone(),
-                    timeout: grace,
-                })
-                .await?;
+        let ip = sandbox_ip(cri, &sandbox).await.unwrap_or_default();
+        let observed = containers(cri, &sandbox).await?;
+        let stops = observed
+            .iter()
+            .filter(|(_, c)| c.state == ContainerState::ContainerRunning as i32)
+            .map(|(name, c)| stop_container(kubelet, pod, name, &c.id, &ip, grace));
+        for stopped in futures::future::join_all(stops).await {
+            stopped?;
+        }
+        for (_, c) in observed {
             runtime
                 .remove_container(RemoveContainerRequest { container_id: c.id })
                 .await?;
@@ -1057,6 +1195,19 @@ async fn teardown(cri: &Cri, uid: &str, grace: i64) -> Result<(), SyncError> {
             })
             .await?;
     }
+    // `<namespace>_<name>_<uid>`
+    let suffix = format!("_{uid}");
+    for entry in std::fs::read_dir(&kubelet.pods_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        if entry.file_name().to_string_lossy().ends_with(&suffix)
+            && let Err(error) = std::fs::remove_dir_all(entry.path())
+        {
+            tracing::warn!(%error, dir = %entry.path().display(), "could not remove a pod's directory");
+        }
+    }
     Ok(())
 }
 
@@ -1064,7 +1215,7 @@ async fn teardown(cri: &Cri, uid: &str, grace: i64) -> Result<(), SyncError> {
 async fn finish_deletion(kubelet: &Kubelet, pod: &Pod) -> Result<(), SyncError> {
     let uid = pod.metadata.uid.clone().unwrap_or_default();
     let grace = pod.metadata.deletion_grace_period_seconds.unwrap_or(30);
-    teardown(&kubelet.cri, &uid, grace).await?;
+    teardown(kubelet, Some(pod), &uid, grace).await?;
     resources::remove_cgroup(pod);
     Ok(component::kubelet::confirm_pod_deleted(kubelet.client.clone(), pod).await?)
 }

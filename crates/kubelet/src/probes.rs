@@ -1,5 +1,6 @@
 //! Container probes as upstream's prober runs them: exec (through CRI ExecSync), httpGet (a
-//! GET to the pod's IP, 200-399 succeeds) and tcpSocket (a connection), each with its
+//! GET to the pod's IP, 200-399 succeeds), tcpSocket (a connection) and grpc (the standard
+//! health checking protocol, SERVING succeeds), each with its
 //! initialDelaySeconds, periodSeconds, timeoutSeconds and success/failure thresholds.
 //! Startup gates the other two; readiness makes a container ready; liveness failing
 //! failureThreshold times in a row gets the container killed (and restarted as its pod's
@@ -8,7 +9,10 @@
 use std::time::{Duration, Instant};
 
 use k8s_cri::v1::ExecSyncRequest;
-use k8s_openapi::{api::core::v1::Probe, apimachinery::pkg::util::intstr::IntOrString};
+use k8s_openapi::{
+    api::core::v1::{GRPCAction, HTTPGetAction, Probe, TCPSocketAction},
+    apimachinery::pkg::util::intstr::IntOrString,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::cri::Cri;
@@ -79,78 +83,225 @@ impl State {
     }
 }
 
-/// Runs a probe once against a running container of a pod at `pod_ip`.
-pub async fn run(cri: &Cri, probe: &Probe, container_id: &str, pod_ip: &str) -> bool {
+/// Runs a probe once against a running container of a pod at `pod_ip`; a failure says why
+/// (the message of upstream's Unhealthy event).
+pub async fn run(cri: &Cri, probe: &Probe, container_id: &str, pod_ip: &str) -> Result<(), String> {
     let timeout = Duration::from_secs(probe.timeout_seconds.unwrap_or(1).max(1) as u64);
-    let port = |p: &IntOrString| match p {
-        IntOrString::Int(n) => Some(*n as u16),
-        IntOrString::String(s) => s.parse().ok(),
+    if let Some(action) = &probe.exec {
+        let cmd = action.command.clone().unwrap_or_default();
+        return exec(cri, container_id, cmd, timeout).await;
+    }
+    if let Some(action) = &probe.http_get {
+        return http_get(action, pod_ip, timeout).await;
+    }
+    if let Some(action) = &probe.tcp_socket {
+        return tcp_socket(action, pod_ip, timeout).await;
+    }
+    if let Some(action) = &probe.grpc {
+        return grpc(action, pod_ip, timeout).await;
+    }
+    Err("the probe has no handler".into())
+}
+
+fn port(p: &IntOrString) -> Result<u16, String> {
+    match p {
+        IntOrString::Int(n) => u16::try_from(*n).map_err(|_| format!("invalid port {n}")),
+        IntOrString::String(s) => s
+            .parse()
+            .map_err(|_| format!("named port {s:?} is not resolved")),
+    }
+}
+
+fn host_or(host: &Option<String>, pod_ip: &str) -> String {
+    host.clone()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| pod_ip.to_string())
+}
+
+/// Runs `cmd` in the container (CRI ExecSync); exit code 0 succeeds.
+pub async fn exec(
+    cri: &Cri,
+    container_id: &str,
+    cmd: Vec<String>,
+    timeout: Duration,
+) -> Result<(), String> {
+    let request = ExecSyncRequest {
+        container_id: container_id.to_string(),
+        cmd,
+        timeout: timeout.as_secs() as i64,
     };
-    if let Some(exec) = &probe.exec {
-        let request = ExecSyncRequest {
-            container_id: container_id.to_string(),
-            cmd: exec.command.clone().unwrap_or_default(),
-            timeout: timeout.as_secs() as i64,
-        };
-        return matches!(
-            tokio::time::timeout(timeout + Duration::from_secs(1), cri.runtime.clone().exec_sync(request)).await,
-            Ok(Ok(reply)) if reply.get_ref().exit_code == 0
-        );
-    }
-    if let Some(http) = &probe.http_get {
-        let Some(port) = port(&http.port) else {
-            return false;
-        };
-        let host = http
-            .host
-            .clone()
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| pod_ip.to_string());
-        let path = http.path.clone().unwrap_or_else(|| "/".into());
-        let get = async {
-            let mut stream = tokio::net::TcpStream::connect((host.as_str(), port))
-                .await
-                .ok()?;
-            let mut request = format!(
-                "GET {path} HTTP/1.0\r\nHost: {host}:{port}\r\nUser-Agent: kube-probe/1.33\r\n"
-            );
-            for header in http.http_headers.iter().flatten() {
-                request.push_str(&format!("{}: {}\r\n", header.name, header.value));
+    let mut runtime = cri.runtime.clone();
+    match tokio::time::timeout(timeout + Duration::from_secs(1), runtime.exec_sync(request)).await {
+        Err(_) => Err(format!("command timed out after {}s", timeout.as_secs())),
+        Ok(Err(status)) => Err(status.message().to_string()),
+        Ok(Ok(reply)) => {
+            let reply = reply.into_inner();
+            if reply.exit_code == 0 {
+                Ok(())
+            } else {
+                let output = String::from_utf8_lossy(&[reply.stdout, reply.stderr].concat())
+                    .trim()
+                    .to_string();
+                Err(format!("command exited with {}: {output}", reply.exit_code))
             }
-            request.push_str("\r\n");
-            stream.write_all(request.as_bytes()).await.ok()?;
-            let mut head = [0u8; 64];
-            let n = stream.read(&mut head).await.ok()?;
-            let line = String::from_utf8_lossy(&head[..n]).into_owned();
-            line.split_whitespace().nth(1)?.parse::<u16>().ok()
-        };
-        return matches!(tokio::time::timeout(timeout, get).await, Ok(Some(code)) if (200..400).contains(&code));
+        }
     }
-    if let Some(tcp) = &probe.tcp_socket {
-        let Some(port) = port(&tcp.port) else {
-            return false;
-        };
-        let host = tcp
-            .host
-            .clone()
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| pod_ip.to_string());
-        return matches!(
-            tokio::time::timeout(
-                timeout,
-                tokio::net::TcpStream::connect((host.as_str(), port))
-            )
-            .await,
-            Ok(Ok(_))
+}
+
+/// GETs the action's path at the pod (or its host); 200-399 succeeds.
+pub async fn http_get(
+    action: &HTTPGetAction,
+    pod_ip: &str,
+    timeout: Duration,
+) -> Result<(), String> {
+    let port = port(&action.port)?;
+    let host = host_or(&action.host, pod_ip);
+    let path = action.path.clone().unwrap_or_else(|| "/".into());
+    let get = async {
+        let mut stream = tokio::net::TcpStream::connect((host.as_str(), port))
+            .await
+            .map_err(|e| format!("Get \"http://{host}:{port}{path}\": {e}"))?;
+        let mut request = format!(
+            "GET {path} HTTP/1.0\r\nHost: {host}:{port}\r\nUser-Agent: kube-probe/1.33\r\n"
         );
+        for header in action.http_headers.iter().flatten() {
+            request.push_str(&format!("{}: {}\r\n", header.name, header.value));
+        }
+        request.push_str("\r\n");
+        stream
+            .write_all(request.as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut head = [0u8; 64];
+        let n = stream.read(&mut head).await.map_err(|e| e.to_string())?;
+        let line = String::from_utf8_lossy(&head[..n]).into_owned();
+        match line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse::<u16>().ok())
+        {
+            Some(code) if (200..400).contains(&code) => Ok(()),
+            Some(code) => Err(format!("HTTP probe failed with statuscode: {code}")),
+            None => Err("not an HTTP response".to_string()),
+        }
+    };
+    tokio::time::timeout(timeout, get)
+        .await
+        .unwrap_or_else(|_| Err(format!("Get \"http://{host}:{port}{path}\": timeout")))
+}
+
+/// Opens a TCP connection to the port.
+pub async fn tcp_socket(
+    action: &TCPSocketAction,
+    pod_ip: &str,
+    timeout: Duration,
+) -> Result<(), String> {
+    let port = port(&action.port)?;
+    let host = host_or(&action.host, pod_ip);
+    match tokio::time::timeout(
+        timeout,
+        tokio::net::TcpStream::connect((host.as_str(), port)),
+    )
+    .await
+    {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(format!("dial tcp {host}:{port}: {e}")),
+        Err(_) => Err(format!("dial tcp {host}:{port}: i/o timeout")),
     }
-    // gRPC and probes without a handler: not supported yet, counted as failing.
-    false
+}
+
+/// The messages of the gRPC health checking protocol (`grpc.health.v1`).
+#[derive(Clone, PartialEq, prost::Message)]
+struct HealthCheckRequest {
+    #[prost(string, tag = "1")]
+    service: String,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct HealthCheckResponse {
+    /// 1 is SERVING.
+    #[prost(int32, tag = "1")]
+    status: i32,
+}
+
+/// Calls `grpc.health.v1.Health/Check` on the pod's port; SERVING succeeds.
+pub async fn grpc(action: &GRPCAction, pod_ip: &str, timeout: Duration) -> Result<(), String> {
+    let address = format!("http://{pod_ip}:{}", action.port);
+    let service = action.service.clone().unwrap_or_default();
+    let check = async {
+        let channel = tonic::transport::Endpoint::from_shared(address.clone())
+            .map_err(|e| e.to_string())?
+            .connect()
+            .await
+            .map_err(|e| format!("failed to connect service {address:?}: {e}"))?;
+        let mut client = tonic::client::Grpc::new(channel);
+        client.ready().await.map_err(|e| e.to_string())?;
+        let path =
+            tonic::codegen::http::uri::PathAndQuery::from_static("/grpc.health.v1.Health/Check");
+        let reply: tonic::Response<HealthCheckResponse> = client
+            .unary(
+                tonic::Request::new(HealthCheckRequest { service }),
+                path,
+                tonic_prost::ProstCodec::default(),
+            )
+            .await
+            .map_err(|s| format!("rpc error: code = {:?} desc = {}", s.code(), s.message()))?;
+        match reply.into_inner().status {
+            1 => Ok(()),
+            other => Err(format!(
+                "service unhealthy (responded with {})",
+                match other {
+                    2 => "NOT_SERVING",
+                    3 => "SERVICE_UNKNOWN",
+                    _ => "UNKNOWN",
+                }
+            )),
+        }
+    };
+    tokio::time::timeout(timeout, check)
+        .await
+        .unwrap_or_else(|_| {
+            Err(format!(
+                "timeout: health rpc did not complete within {}s",
+                timeout.as_secs()
+            ))
+        })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn grpc_probes_speak_the_health_checking_protocol() {
+        let (reporter, service) = tonic_health::server::health_reporter();
+        reporter
+            .set_service_status("", tonic_health::ServingStatus::Serving)
+            .await;
+        reporter
+            .set_service_status("db", tonic_health::ServingStatus::NotServing)
+            .await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+        );
+        let action = |service: Option<&str>| GRPCAction {
+            port: i32::from(port),
+            service: service.map(str::to_string),
+        };
+        let timeout = Duration::from_secs(2);
+        assert_eq!(grpc(&action(None), "127.0.0.1", timeout).await, Ok(()));
+        let not_serving = grpc(&action(Some("db")), "127.0.0.1", timeout).await;
+        assert!(not_serving.unwrap_err().contains("NOT_SERVING"));
+        let unknown = grpc(&action(Some("nope")), "127.0.0.1", timeout).await;
+        assert!(
+            unknown.unwrap_err().contains("NotFound"),
+            "unknown services are NOT_FOUND"
+        );
+    }
 
     #[test]
     fn thresholds_decide_the_verdict() {

@@ -38,14 +38,25 @@ enum Command {
     Image(ImageArgs),
 }
 
-/// Flags of `rudder agent` (and of the agent embedded in `rudder server`).
+/// Flags of `rudder agent` (the agent embedded in `rudder server` takes the server's).
 #[derive(clap::Args)]
 struct AgentArgs {
     #[command(flatten)]
     client: ClientArgs,
     #[command(flatten)]
     node: NodeArgs,
+    /// The cluster's pod CIDR (the server's --cluster-cidr): blackholed on this machine but
+    /// for its own pods.
+    #[arg(long, default_value = "10.42.0.0/16")]
+    cluster_cidr: String,
+    /// The cluster's service CIDR: blackholed on this machine but for what the proxy
+    /// translates.
+    #[arg(long, default_value = SERVICE_CIDR)]
+    service_cidr: String,
 }
+
+/// The service CIDR (upstream's and k3s' default).
+const SERVICE_CIDR: &str = "10.43.0.0/16";
 
 /// Where the agent keeps its state and how it names and wires the node.
 #[derive(clap::Args)]
@@ -92,8 +103,14 @@ fn parse_mirror(s: &str) -> Result<(String, String), String> {
 }
 
 impl NodeArgs {
-    /// The kubelet's options; `client_ca` is the cluster CA read from its kubeconfig.
-    fn options(&self, default_dir: &std::path::Path, client_ca: Vec<Vec<u8>>) -> kubelet::Options {
+    /// The kubelet's options; `client_ca` is the cluster CA read from its kubeconfig,
+    /// `blackhole` the cluster's pod and service CIDRs.
+    fn options(
+        &self,
+        default_dir: &std::path::Path,
+        client_ca: Vec<Vec<u8>>,
+        blackhole: Vec<String>,
+    ) -> kubelet::Options {
         kubelet::Options {
             node_name: self.node_name.clone().unwrap_or_else(hostname),
             address: self.node_ip.clone(),
@@ -103,6 +120,7 @@ impl NodeArgs {
             port: self.kubelet_port,
             client_ca,
             registry_mirrors: self.registry_mirrors.clone(),
+            blackhole,
         }
     }
 }
@@ -200,6 +218,7 @@ impl ControllerArgs {
             node_monitor_grace_period: self.node_monitor_grace_period,
             cluster_cidr: self.cluster_cidr.clone(),
             node_cidr_mask_size: self.node_cidr_mask_size,
+            ..controllers::Options::default()
         }
     }
 }
@@ -311,7 +330,8 @@ fn main() -> anyhow::Result<()> {
         Command::ControllerManager(args) => runtime.block_on(async {
             let client =
                 component::client(&args.client.kubeconfig, "kube-controller-manager").await?;
-            let options = args.controllers.options();
+            let mut options = args.controllers.options();
+            options.root_ca = component::client::cluster_ca_pem(&args.client.kubeconfig).await?;
             elected(client, "kube-controller-manager", |c| {
                 controllers::run(c, options)
             })
@@ -324,7 +344,10 @@ fn main() -> anyhow::Result<()> {
         Command::Agent(args) => runtime.block_on(async {
             let client = component::client(&args.client.kubeconfig, "kubelet").await?;
             let ca = component::client::cluster_ca(&args.client.kubeconfig).await?;
-            let options = args.node.options("/var/lib/rudder/agent".as_ref(), ca);
+            let blackhole = vec![args.cluster_cidr.clone(), args.service_cidr.clone()];
+            let options = args
+                .node
+                .options("/var/lib/rudder/agent".as_ref(), ca, blackhole);
             tokio::select! {
                 result = kubelet::run(client, options) => Ok(result?),
                 _ = tokio::signal::ctrl_c() => Ok(()),
@@ -473,9 +496,10 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
     let mut components = tokio::task::JoinSet::new();
     if !args.disable_controller_manager {
         let kubeconfig = running.kubeconfig.clone();
-        let options = args.controllers.options();
+        let mut options = args.controllers.options();
         components.spawn(on_own_thread("controller-manager", async move {
             let client = component::client(&kubeconfig, "kube-controller-manager").await?;
+            options.root_ca = component::client::cluster_ca_pem(&kubeconfig).await?;
             elected(client, "kube-controller-manager", |c| {
                 controllers::run(c, options)
             })
@@ -493,10 +517,14 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
         let kubeconfig = running.kubeconfig.clone();
         let node = args.node;
         let dir = args.data_dir.join("agent");
+        let blackhole = vec![
+            args.controllers.cluster_cidr.clone(),
+            SERVICE_CIDR.to_string(),
+        ];
         components.spawn(on_own_thread("agent", async move {
             let client = component::client(&kubeconfig, "kubelet").await?;
             let ca = component::client::cluster_ca(&kubeconfig).await?;
-            Ok(kubelet::run(client, node.options(&dir, ca)).await?)
+            Ok(kubelet::run(client, node.options(&dir, ca, blackhole)).await?)
         }));
     }
     let ended = tokio::select! {

@@ -391,6 +391,16 @@ impl Cluster {
         Ok(cluster)
     }
 
+    /// The `--cluster-cidr` the server was started with (upstream's default if none).
+    fn cluster_cidr(&self) -> String {
+        self.flags
+            .iter()
+            .position(|f| f == "--cluster-cidr")
+            .and_then(|i| self.flags.get(i + 1))
+            .cloned()
+            .unwrap_or_else(|| "10.42.0.0/16".into())
+    }
+
     /// Starts a real node agent for this cluster and waits until its node is Ready.
     pub fn node(&self) -> Result<Node> {
         let name = format!("node-{}", self.port);
@@ -431,6 +441,8 @@ impl Cluster {
             &kubelet_port,
             "--registry-mirror",
             &mirror,
+            "--cluster-cidr",
+            &self.cluster_cidr(),
         ]
         .map(str::to_string)
         .into();

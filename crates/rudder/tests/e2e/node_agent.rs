@@ -54,6 +54,20 @@ spec:
     );
     let ip = field(&cluster, "hello", ".status.podIP");
     assert!(ip.starts_with("10."), "pod IP {ip:?}");
+    // The cluster's pod and service CIDRs never leave the machine.
+    let routes = std::process::Command::new("ip")
+        .args(["route", "show", "type", "blackhole"])
+        .output()
+        .unwrap();
+    let routes = String::from_utf8_lossy(&routes.stdout);
+    let cidr = format!(
+        "{}.0.0/16",
+        ip.split('.').take(2).collect::<Vec<_>>().join(".")
+    );
+    assert!(
+        routes.contains(&cidr) && routes.contains("10.43.0.0/16"),
+        "{routes}"
+    );
     assert_eq!(
         field(
             &cluster,
@@ -591,4 +605,94 @@ spec:
         .ok()
         .to_string();
     assert!(shipped.contains("shipped: request 1\n"), "{shipped}");
+}
+
+#[test]
+fn lifecycle_hooks_run_around_the_container() {
+    let cluster = cluster();
+    let node = cluster.node().unwrap();
+    let host_dir = cluster.data_dir().join("hooks");
+    let manifest = format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: hooked}}
+spec:
+  terminationGracePeriodSeconds: 10
+  volumes:
+  - name: host
+    hostPath: {{path: {dir}, type: DirectoryOrCreate}}
+  containers:
+  - name: app
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: ["sleep", "3600"]
+    volumeMounts: [{{name: host, mountPath: /host}}]
+    lifecycle:
+      postStart:
+        exec: {{command: ["sh", "-c", "echo post-start ran > /tmp/started"]}}
+      preStop:
+        exec: {{command: ["sh", "-c", "echo pre-stop ran > /host/stopped"]}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: bad-hook}}
+spec:
+  containers:
+  - name: app
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: ["sleep", "3600"]
+    lifecycle:
+      postStart:
+        exec: {{command: ["sh", "-c", "exit 7"]}}
+"#,
+        dir = host_dir.display()
+    );
+    cluster.kubectl_stdin(&["apply", "-f", "-"], &manifest).ok();
+    assert!(
+        eventually(Duration::from_secs(60), || field(
+            &cluster,
+            "hooked",
+            ".status.phase"
+        ) == "Running"),
+        "{}",
+        node.log()
+    );
+    let started = cluster
+        .kubectl(&["exec", "hooked", "--", "cat", "/tmp/started"])
+        .ok()
+        .to_string();
+    assert_eq!(started, "post-start ran\n");
+    cluster.kubectl(&["delete", "pod", "hooked"]).ok();
+    assert_eq!(
+        std::fs::read_to_string(host_dir.join("stopped")).unwrap_or_default(),
+        "pre-stop ran\n",
+        "the preStop hook ran before the container stopped"
+    );
+    // A failing postStart hook kills the container, which restarts as its policy says.
+    assert!(
+        eventually(Duration::from_secs(60), || field(
+            &cluster,
+            "bad-hook",
+            ".status.containerStatuses[0].restartCount"
+        )
+        .parse::<u32>()
+        .is_ok_and(|n| n >= 1)),
+        "{}",
+        node.log()
+    );
+    let events = cluster
+        .kubectl(&[
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.name=bad-hook",
+        ])
+        .ok()
+        .to_string();
+    assert!(
+        events.contains("FailedPostStartHook") && events.contains("command exited with 7"),
+        "{events}"
+    );
 }
