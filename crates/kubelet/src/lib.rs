@@ -8,7 +8,8 @@
 //! the pod workers, `env`, `volumes` and `resources` what a container is started with,
 //! `probes` its startup, readiness and liveness probes, `hooks` its postStart and preStop,
 //! `server` the HTTPS server the API server comes to
-//! for `logs`, `stats` and the exec, attach and port-forward streams.
+//! for `logs`, `stats` and the exec, attach and port-forward streams, `static_pods` the
+//! pods of the node's manifest directory.
 
 pub mod containerd;
 pub mod cri;
@@ -22,6 +23,7 @@ pub mod pods;
 pub mod probes;
 pub mod resources;
 pub mod server;
+pub mod static_pods;
 pub mod stats;
 pub mod volumes;
 
@@ -51,6 +53,8 @@ pub struct Options {
     pub registry_mirrors: Vec<(String, String)>,
     /// The cluster's pod and service CIDRs, routed nowhere but to this machine's pods.
     pub blackhole: Vec<String>,
+    /// The directory of static pod manifests.
+    pub manifest_dir: PathBuf,
 }
 
 /// Errors that stop the kubelet.
@@ -121,6 +125,12 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
     tokio::spawn(logs::rotate_forever(cri.clone()));
 
     let uid = node::register(&client, &options.node_name, &options.address, port).await?;
+    tokio::spawn(static_pods::run(
+        client.clone(),
+        options.manifest_dir.clone(),
+        options.node_name.clone(),
+        uid.clone(),
+    ));
     let pod_cidr = wait_for_pod_cidr(&client, &options.node_name).await?;
     let conflist = network::conflist(
         &pod_cidr,

@@ -86,6 +86,9 @@ struct NodeArgs {
     /// `REGISTRY=URL`, e.g. `docker.io=http://127.0.0.1:5000` (repeatable).
     #[arg(long = "registry-mirror", value_name = "REGISTRY=URL", value_parser = parse_mirror)]
     registry_mirrors: Vec<(String, String)>,
+    /// The directory of static pod manifests (default: `manifests/` in the agent's directory).
+    #[arg(long)]
+    pod_manifest_path: Option<PathBuf>,
 }
 
 fn parse_mirror(s: &str) -> Result<(String, String), String> {
@@ -111,10 +114,15 @@ impl NodeArgs {
         client_ca: Vec<Vec<u8>>,
         blackhole: Vec<String>,
     ) -> kubelet::Options {
+        let data_dir = self.agent_dir.clone().unwrap_or_else(|| default_dir.into());
         kubelet::Options {
             node_name: self.node_name.clone().unwrap_or_else(hostname),
             address: self.node_ip.clone(),
-            data_dir: self.agent_dir.clone().unwrap_or_else(|| default_dir.into()),
+            manifest_dir: self
+                .pod_manifest_path
+                .clone()
+                .unwrap_or_else(|| data_dir.join("manifests")),
+            data_dir,
             runtime_endpoint: self.container_runtime_endpoint.clone(),
             bridge: self.bridge.clone(),
             port: self.kubelet_port,

@@ -696,3 +696,60 @@ spec:
         "{events}"
     );
 }
+
+#[test]
+fn static_pods_run_from_the_manifest_directory_with_mirror_pods() {
+    let cluster = cluster();
+    let node = cluster.node().unwrap();
+    let manifest = node.agent_dir.join("manifests/static-web.yaml");
+    std::fs::write(
+        &manifest,
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: static-web, namespace: kube-system}
+spec:
+  containers:
+  - name: web
+    image: nginx:latest
+"#,
+    )
+    .unwrap();
+    let mirror = format!("static-web-{}", node.name);
+    let phase = || {
+        cluster
+            .kubectl(&[
+                "get",
+                "pod",
+                "-n",
+                "kube-system",
+                &mirror,
+                "-o",
+                "jsonpath={.status.phase}",
+            ])
+            .stdout
+    };
+    assert!(
+        eventually(Duration::from_secs(60), || phase() == "Running"),
+        "{}",
+        node.log()
+    );
+    let source = cluster
+        .kubectl(&[
+            "get", "pod", "-n", "kube-system", &mirror, "-o",
+            "jsonpath={.metadata.annotations.kubernetes\\.io/config\\.source} {.metadata.ownerReferences[0].kind}",
+        ])
+        .ok()
+        .to_string();
+    assert_eq!(source, "file Node");
+    // Deleted through the API, the mirror pod comes back; removed from the directory, it goes.
+    cluster
+        .kubectl(&["delete", "pod", "-n", "kube-system", &mirror])
+        .ok();
+    assert!(eventually(Duration::from_secs(60), || phase() == "Running"));
+    std::fs::remove_file(&manifest).unwrap();
+    assert!(eventually(Duration::from_secs(60), || cluster
+        .kubectl(&["get", "pod", "-n", "kube-system", &mirror])
+        .stderr
+        .contains("NotFound")));
+}
