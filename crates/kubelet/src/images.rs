@@ -1,6 +1,7 @@
 //! Images without a registry: the project builds its own from the host's busybox-static (the
 //! sandbox "pause" image and the test images) as docker-archive tarballs, and imports
-//! tarballs into containerd's `k8s.io` namespace with `ctr`, as k3s' air-gap import does.
+//! tarballs into containerd's `k8s.io` namespace with `ctr`, as k3s' air-gap import does;
+//! and unused images are garbage collected when the disk fills up.
 
 use std::{
     io,
@@ -184,4 +185,91 @@ mod tests {
         assert!(names.contains(&"bin/sh".to_string()));
         assert!(names.contains(&"bin/httpd".to_string()));
     }
+}
+
+/// Upstream's image garbage collection thresholds: above 85% of the image filesystem used,
+/// unused images are removed until 80% is.
+const GC_HIGH_PERCENT: u64 = 85;
+const GC_LOW_PERCENT: u64 = 80;
+/// How long an image must have been unused before it may go (upstream's ImageMinimumGCAge).
+const GC_MIN_AGE: std::time::Duration = std::time::Duration::from_secs(120);
+/// How often the image filesystem is checked (upstream's ImageGCPeriod).
+const GC_PERIOD: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Removes unused images when the filesystem holding `root` (containerd's) fills up, longest
+/// unused first; never the sandbox image. Runs forever.
+pub async fn gc_forever(cri: crate::cri::Cri, root: PathBuf) {
+    let mut unused_since: std::collections::HashMap<String, std::time::Instant> =
+        std::collections::HashMap::new();
+    loop {
+        tokio::time::sleep(GC_PERIOD).await;
+        if let Err(error) = gc(&cri, &root, &mut unused_since).await {
+            tracing::warn!(%error, "image garbage collection failed");
+        }
+    }
+}
+
+async fn gc(
+    cri: &crate::cri::Cri,
+    root: &Path,
+    unused_since: &mut std::collections::HashMap<String, std::time::Instant>,
+) -> Result<(), tonic::Status> {
+    use k8s_cri::v1::{ImageSpec, ListContainersRequest, ListImagesRequest, RemoveImageRequest};
+    let in_use: std::collections::HashSet<String> = cri
+        .runtime
+        .clone()
+        .list_containers(ListContainersRequest { filter: None })
+        .await?
+        .into_inner()
+        .containers
+        .into_iter()
+        .map(|c| c.image_ref)
+        .collect();
+    let images = cri
+        .images
+        .clone()
+        .list_images(ListImagesRequest { filter: None })
+        .await?
+        .into_inner()
+        .images;
+    let now = std::time::Instant::now();
+    let mut candidates: Vec<(std::time::Instant, String, u64)> = Vec::new();
+    for image in &images {
+        let pause = image.repo_tags.iter().any(|t| t == PAUSE_IMAGE);
+        if pause || in_use.contains(&image.id) {
+            unused_since.remove(&image.id);
+            continue;
+        }
+        let since = *unused_since.entry(image.id.clone()).or_insert(now);
+        if now.duration_since(since) >= GC_MIN_AGE {
+            candidates.push((since, image.id.clone(), image.size));
+        }
+    }
+    let Ok(fs) = rustix::fs::statvfs(root) else {
+        return Ok(());
+    };
+    let total = fs.f_blocks * fs.f_frsize;
+    let mut used = total - fs.f_bavail * fs.f_frsize;
+    if total == 0 || used * 100 / total < GC_HIGH_PERCENT {
+        return Ok(());
+    }
+    candidates.sort();
+    for (_, id, size) in candidates {
+        if used * 100 / total < GC_LOW_PERCENT {
+            break;
+        }
+        cri.images
+            .clone()
+            .remove_image(RemoveImageRequest {
+                image: Some(ImageSpec {
+                    image: id.clone(),
+                    ..Default::default()
+                }),
+            })
+            .await?;
+        unused_since.remove(&id);
+        used = used.saturating_sub(size);
+        tracing::info!(image = id, size, "unused image removed to free disk space");
+    }
+    Ok(())
 }

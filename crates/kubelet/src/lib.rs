@@ -123,6 +123,7 @@ pub async fn run(client: Client, options: Options) -> Result<(), Error> {
     ));
     tracing::info!(port, "kubelet server listening");
     tokio::spawn(logs::rotate_forever(cri.clone()));
+    tokio::spawn(images::gc_forever(cri.clone(), layout.root.clone()));
 
     let uid = node::register(&client, &options.node_name, &options.address, port).await?;
     tokio::spawn(static_pods::run(
