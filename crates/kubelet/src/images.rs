@@ -148,45 +148,6 @@ impl Ctr {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_archive_holds_busybox_its_applets_and_a_matching_diff_id() {
-        if !Path::new(BUSYBOX).exists() {
-            panic!("busybox-static is not installed (scripts/install-deps installs it)");
-        }
-        let archive = busybox_archive(Path::new(BUSYBOX), &["busybox:latest"], &["sh"]).unwrap();
-        let mut outer = tar::Archive::new(archive.as_slice());
-        let mut files = std::collections::BTreeMap::new();
-        for entry in outer.entries().unwrap() {
-            let mut entry = entry.unwrap();
-            let name = entry.path().unwrap().to_string_lossy().into_owned();
-            let mut data = Vec::new();
-            io::Read::read_to_end(&mut entry, &mut data).unwrap();
-            files.insert(name, data);
-        }
-        let manifest: serde_json::Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
-        assert_eq!(manifest[0]["RepoTags"], json!(["busybox:latest"]));
-        let config_name = manifest[0]["Config"].as_str().unwrap();
-        let config: serde_json::Value = serde_json::from_slice(&files[config_name]).unwrap();
-        let layer = &files["layer.tar"];
-        assert_eq!(
-            config["rootfs"]["diff_ids"][0],
-            json!(format!("sha256:{:x}", Sha256::digest(layer)))
-        );
-        let names: Vec<String> = tar::Archive::new(layer.as_slice())
-            .entries()
-            .unwrap()
-            .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
-            .collect();
-        assert!(names.contains(&"bin/busybox".to_string()));
-        assert!(names.contains(&"bin/sh".to_string()));
-        assert!(names.contains(&"bin/httpd".to_string()));
-    }
-}
-
 /// Upstream's image garbage collection thresholds: above 85% of the image filesystem used,
 /// unused images are removed until 80% is.
 const GC_HIGH_PERCENT: u64 = 85;
@@ -272,4 +233,43 @@ async fn gc(
         tracing::info!(image = id, size, "unused image removed to free disk space");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_archive_holds_busybox_its_applets_and_a_matching_diff_id() {
+        if !Path::new(BUSYBOX).exists() {
+            panic!("busybox-static is not installed (scripts/install-deps installs it)");
+        }
+        let archive = busybox_archive(Path::new(BUSYBOX), &["busybox:latest"], &["sh"]).unwrap();
+        let mut outer = tar::Archive::new(archive.as_slice());
+        let mut files = std::collections::BTreeMap::new();
+        for entry in outer.entries().unwrap() {
+            let mut entry = entry.unwrap();
+            let name = entry.path().unwrap().to_string_lossy().into_owned();
+            let mut data = Vec::new();
+            io::Read::read_to_end(&mut entry, &mut data).unwrap();
+            files.insert(name, data);
+        }
+        let manifest: serde_json::Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
+        assert_eq!(manifest[0]["RepoTags"], json!(["busybox:latest"]));
+        let config_name = manifest[0]["Config"].as_str().unwrap();
+        let config: serde_json::Value = serde_json::from_slice(&files[config_name]).unwrap();
+        let layer = &files["layer.tar"];
+        assert_eq!(
+            config["rootfs"]["diff_ids"][0],
+            json!(format!("sha256:{:x}", Sha256::digest(layer)))
+        );
+        let names: Vec<String> = tar::Archive::new(layer.as_slice())
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert!(names.contains(&"bin/busybox".to_string()));
+        assert!(names.contains(&"bin/sh".to_string()));
+        assert!(names.contains(&"bin/httpd".to_string()));
+    }
 }
