@@ -27,6 +27,29 @@ pub async fn cluster_ca(kubeconfig: &Path) -> Result<Vec<Vec<u8>>> {
     Ok(config(kubeconfig).await?.root_cert.unwrap_or_default())
 }
 
+/// The CA that `kubeconfig` trusts for the cluster as a PEM bundle (what upstream's
+/// `--root-ca-file` holds): the controller manager publishes it to every namespace.
+pub async fn cluster_ca_pem(kubeconfig: &Path) -> Result<String> {
+    Ok(cluster_ca(kubeconfig)
+        .await?
+        .iter()
+        .map(|der| pem_certificate(der))
+        .collect())
+}
+
+/// A DER certificate in PEM armour: base64 in lines of 64 characters.
+fn pem_certificate(der: &[u8]) -> String {
+    use base64::{Engine, engine::general_purpose::STANDARD};
+    let encoded = STANDARD.encode(der);
+    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
+    for line in encoded.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(line));
+        out.push('\n');
+    }
+    out.push_str("-----END CERTIFICATE-----\n");
+    out
+}
+
 async fn config(kubeconfig: &Path) -> Result<kube::Config> {
     let error = |source| Error::Kubeconfig {
         path: kubeconfig.display().to_string(),
@@ -36,4 +59,22 @@ async fn config(kubeconfig: &Path) -> Result<kube::Config> {
     kube::Config::from_custom_kubeconfig(file, &KubeConfigOptions::default())
         .await
         .map_err(error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn certificates_are_armoured_in_64_character_lines() {
+        let pem = pem_certificate(&[7u8; 100]);
+        let lines: Vec<&str> = pem.lines().collect();
+        assert_eq!(lines[0], "-----BEGIN CERTIFICATE-----");
+        // 100 bytes are 136 base64 characters.
+        assert_eq!(lines[1].len(), 64);
+        assert_eq!(lines[2].len(), 64);
+        assert_eq!(lines[3].len(), 8);
+        assert_eq!(lines[4], "-----END CERTIFICATE-----");
+        assert!(pem.ends_with("-----\n"));
+    }
 }

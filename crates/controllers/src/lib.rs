@@ -32,6 +32,7 @@ pub mod podautoscaler;
 pub mod pods;
 pub mod replicaset;
 pub mod resourcequota;
+pub mod rootcacertpublisher;
 pub mod serviceaccount;
 pub mod statefulset;
 
@@ -45,6 +46,9 @@ pub struct Options {
     pub cluster_cidr: String,
     /// The prefix length of each node's pod CIDR (`--node-cidr-mask-size`).
     pub node_cidr_mask_size: u8,
+    /// The cluster CA bundle (PEM) published to every namespace (`--root-ca-file`); empty
+    /// publishes nothing.
+    pub root_ca: String,
 }
 
 impl Default for Options {
@@ -53,6 +57,7 @@ impl Default for Options {
             node_monitor_grace_period: Duration::from_secs(40),
             cluster_cidr: "10.42.0.0/16".into(),
             node_cidr_mask_size: 24,
+            root_ca: String::new(),
         }
     }
 }
@@ -114,6 +119,10 @@ pub async fn run(client: Client, options: Options) {
         ("podautoscaler", podautoscaler::run(ctx.clone()).boxed()),
         ("replicaset", replicaset::run(ctx.clone()).boxed()),
         ("resourcequota", resourcequota::run(ctx.clone()).boxed()),
+        (
+            "root-ca-cert-publisher",
+            rootcacertpublisher::run(ctx.clone()).boxed(),
+        ),
         ("serviceaccount", serviceaccount::run(ctx.clone()).boxed()),
         ("statefulset", statefulset::run(ctx.clone()).boxed()),
     ];
