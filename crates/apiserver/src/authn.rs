@@ -1,9 +1,16 @@
-//! Authentication: who is asking, from an x509 client certificate signed by the cluster CA or
-//! a bearer token from the static token file.
+//! Authentication: who is asking, from an x509 client certificate signed by the cluster CA, a
+//! bearer token from the static token file, or a service account token (a JWT the API server
+//! signed, whose service account and bound object still exist).
 
-use std::{collections::HashMap, path::Path};
+use std::{collections::HashMap, path::Path, sync::Arc};
 
+use apimachinery::{meta, resources};
 use rustls::pki_types::CertificateDer;
+
+use crate::{
+    cache::Cache,
+    token::{self, Claims, Issuer},
+};
 
 /// An authenticated user, as upstream's `user.Info`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,6 +63,7 @@ pub enum Error {
 #[derive(Debug, Default)]
 pub struct Authenticator {
     tokens: HashMap<String, User>,
+    service_accounts: Option<ServiceAccountTokens>,
 }
 
 impl Authenticator {
@@ -108,9 +116,169 @@ impl Authenticator {
         );
     }
 
+    /// Also accepts the service account tokens of `tokens`.
+    pub fn set_service_accounts(&mut self, tokens: ServiceAccountTokens) {
+        self.service_accounts = Some(tokens);
+    }
+
     /// The user of a bearer token (`Authorization: Bearer <token>` value without the scheme).
     pub fn token(&self, token: &str) -> Option<User> {
-        self.tokens.get(token).cloned()
+        if let Some(user) = self.tokens.get(token) {
+            return Some(user.clone());
+        }
+        let accounts = self.service_accounts.as_ref()?;
+        match accounts.authenticate(token, jiff::Timestamp::now().as_second()) {
+            Ok(user) => user,
+            Err(error) => {
+                tracing::debug!(%error, "service account token refused");
+                None
+            }
+        }
+    }
+}
+
+/// What the authenticator needs to know of an object a token names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Found {
+    /// The object's uid.
+    pub uid: String,
+    /// Its `deletionTimestamp` in seconds since the epoch, if it is being deleted.
+    pub deleting_at: Option<i64>,
+}
+
+/// Where the authenticator looks objects up; the watch cache in the server, a map in tests.
+pub trait Objects: Send + Sync {
+    /// The object of a core/v1 resource (`serviceaccounts`, `pods`, `secrets`, `nodes`).
+    fn find(&self, resource: &str, namespace: Option<&str>, name: &str) -> Option<Found>;
+}
+
+impl Objects for Cache {
+    fn find(&self, resource: &str, namespace: Option<&str>, name: &str) -> Option<Found> {
+        let info = resources::find("", "v1", resource)?;
+        let obj = self.resource(info).get(namespace, name)?.object();
+        let deleting_at = meta::str_field(&obj, "deletionTimestamp")
+            .parse::<jiff::Timestamp>()
+            .ok()
+            .map(|t| t.as_second());
+        Some(Found {
+            uid: meta::uid(&obj).to_string(),
+            deleting_at,
+        })
+    }
+}
+
+/// Why a token that the API server issued was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Rejected {
+    /// The signature or the times are wrong.
+    #[error(transparent)]
+    Token(#[from] token::Error),
+    /// None of the token's audiences is one the API server accepts.
+    #[error("token audiences {token:?} is invalid for the target audiences {accepted:?}")]
+    Audience {
+        /// The token's audiences.
+        token: Vec<String>,
+        /// The audiences the API server accepts.
+        accepted: Vec<String>,
+    },
+    /// An object the token names is gone (or was replaced, or deleted a while ago).
+    #[error("{resource} {namespace}/{name} {why}")]
+    Object {
+        /// The resource.
+        resource: &'static str,
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+        /// What is wrong with it.
+        why: String,
+    },
+}
+
+/// Checks service account tokens (upstream's `JWTTokenAuthenticator` with the
+/// `validator` of `pkg/serviceaccount/claims.go`).
+pub struct ServiceAccountTokens {
+    issuer: Arc<Issuer>,
+    objects: Arc<dyn Objects>,
+}
+
+impl std::fmt::Debug for ServiceAccountTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceAccountTokens")
+            .field("issuer", &self.issuer.issuer)
+            .finish()
+    }
+}
+
+impl ServiceAccountTokens {
+    /// Checks the tokens of `issuer` against the objects of `objects`.
+    pub fn new(issuer: Arc<Issuer>, objects: Arc<dyn Objects>) -> ServiceAccountTokens {
+        ServiceAccountTokens { issuer, objects }
+    }
+
+    /// The user of a token at time `now`: `Ok(None)` when the token is not one of ours (not a
+    /// JWT, or another issuer's), an error when it is ours but not valid.
+    pub fn authenticate(&self, token: &str, now: i64) -> Result<Option<User>, Rejected> {
+        match token::peek(token) {
+            Some(claims) if claims.iss == self.issuer.issuer => {}
+            _ => return Ok(None),
+        }
+        let claims = self.issuer.key.verify(token)?;
+        if !self.issuer.any_accepted(&claims.aud) {
+            return Err(Rejected::Audience {
+                token: claims.aud,
+                accepted: self.issuer.audiences.clone(),
+            });
+        }
+        claims.check_time(now)?;
+        self.check_objects(&claims, now)?;
+        let k = &claims.kubernetes;
+        Ok(Some(User::new(
+            token::username(&k.namespace, &k.serviceaccount.name),
+            k.serviceaccount.uid.clone(),
+            vec![
+                "system:serviceaccounts".to_string(),
+                format!("system:serviceaccounts:{}", k.namespace),
+            ],
+        )))
+    }
+
+    /// The service account, and the pod or secret the token is bound to, must still exist
+    /// with the uid of the token; objects deleted more than a minute ago no longer count.
+    fn check_objects(&self, claims: &Claims, now: i64) -> Result<(), Rejected> {
+        let k = &claims.kubernetes;
+        let mut named = vec![("serviceaccounts", &k.serviceaccount)];
+        if let Some(pod) = &k.pod {
+            named.push(("pods", pod));
+        }
+        if let Some(secret) = &k.secret {
+            named.push(("secrets", secret));
+        }
+        for (resource, reference) in named {
+            let fail = |why: String| Rejected::Object {
+                resource,
+                namespace: k.namespace.clone(),
+                name: reference.name.clone(),
+                why,
+            };
+            let found = self
+                .objects
+                .find(resource, Some(&k.namespace), &reference.name)
+                .ok_or_else(|| fail("not found".into()))?;
+            if found
+                .deleting_at
+                .is_some_and(|t| t < now - token::LEEWAY_SECONDS)
+            {
+                return Err(fail("has been deleted".into()));
+            }
+            if found.uid != reference.uid {
+                return Err(fail(format!(
+                    "uid ({}) does not match claim ({})",
+                    found.uid, reference.uid
+                )));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -169,6 +337,119 @@ mod tests {
             ["system:authenticated"]
         );
         assert!(auth.token("nope").is_none());
+    }
+
+    /// Objects by `(resource, namespace, name)`.
+    #[derive(Default)]
+    struct Fake(std::sync::Mutex<HashMap<(String, String, String), Found>>);
+
+    impl Fake {
+        fn put(&self, resource: &str, name: &str, uid: &str, deleting_at: Option<i64>) {
+            self.0.lock().unwrap().insert(
+                (resource.into(), "ns".into(), name.into()),
+                Found {
+                    uid: uid.into(),
+                    deleting_at,
+                },
+            );
+        }
+    }
+
+    impl Objects for Fake {
+        fn find(&self, resource: &str, namespace: Option<&str>, name: &str) -> Option<Found> {
+            let key = (resource.into(), namespace.unwrap_or("").into(), name.into());
+            self.0.lock().unwrap().get(&key).cloned()
+        }
+    }
+
+    fn claims(pod: Option<(&str, &str)>) -> Claims {
+        Claims {
+            aud: vec![token::ISSUER.into()],
+            exp: 1000 + 3600,
+            iat: 1000,
+            iss: token::ISSUER.into(),
+            jti: None,
+            kubernetes: token::Kubernetes {
+                namespace: "ns".into(),
+                serviceaccount: token::Ref {
+                    name: "robot".into(),
+                    uid: "sa-1".into(),
+                },
+                pod: pod.map(|(name, uid)| token::Ref {
+                    name: name.into(),
+                    uid: uid.into(),
+                }),
+                ..Default::default()
+            },
+            nbf: 1000,
+            sub: token::username("ns", "robot"),
+        }
+    }
+
+    fn setup() -> (ServiceAccountTokens, Arc<Fake>) {
+        let key = token::Key::from_pkcs8(&token::Key::generate_pkcs8().unwrap()).unwrap();
+        let objects = Arc::new(Fake::default());
+        objects.put("serviceaccounts", "robot", "sa-1", None);
+        let tokens = ServiceAccountTokens::new(Arc::new(Issuer::new(key)), objects.clone());
+        (tokens, objects)
+    }
+
+    #[test]
+    fn a_service_account_token_names_the_account_and_its_groups() {
+        let (tokens, _) = setup();
+        let token = tokens.issuer.key.sign(&claims(None)).unwrap();
+        let user = tokens.authenticate(&token, 1010).unwrap().unwrap();
+        assert_eq!(user.name, "system:serviceaccount:ns:robot");
+        assert_eq!(user.uid, "sa-1");
+        assert_eq!(
+            user.groups,
+            [
+                "system:serviceaccounts",
+                "system:serviceaccounts:ns",
+                "system:authenticated"
+            ]
+        );
+        // Not a JWT, or another issuer's: not ours to judge.
+        assert_eq!(tokens.authenticate("opaque", 1010), Ok(None));
+        let mut other = claims(None);
+        other.iss = "https://elsewhere".into();
+        let token = tokens.issuer.key.sign(&other).unwrap();
+        assert_eq!(tokens.authenticate(&token, 1010), Ok(None));
+    }
+
+    #[test]
+    fn expiry_audience_and_deleted_objects_refuse_a_token() {
+        let (tokens, objects) = setup();
+        let token = tokens.issuer.key.sign(&claims(None)).unwrap();
+        assert_eq!(
+            tokens.authenticate(&token, 1000 + 3600 + 61),
+            Err(Rejected::Token(token::Error::Expired))
+        );
+        let mut vault = claims(None);
+        vault.aud = vec!["vault".into()];
+        let vault = tokens.issuer.key.sign(&vault).unwrap();
+        assert!(matches!(
+            tokens.authenticate(&vault, 1010),
+            Err(Rejected::Audience { .. })
+        ));
+        // A pod-bound token lives as long as its pod (plus a minute after deletion).
+        let bound = tokens
+            .issuer
+            .key
+            .sign(&claims(Some(("web", "pod-1"))))
+            .unwrap();
+        assert!(tokens.authenticate(&bound, 1010).is_err());
+        objects.put("pods", "web", "pod-1", Some(1005));
+        assert!(tokens.authenticate(&bound, 1010).unwrap().is_some());
+        assert!(tokens.authenticate(&bound, 1070).is_err());
+        objects.put("pods", "web", "pod-2", None);
+        assert!(tokens.authenticate(&bound, 1010).is_err());
+        // A service account recreated under the same name does not inherit old tokens.
+        objects.put("serviceaccounts", "robot", "sa-2", None);
+        assert_eq!(
+            tokens.authenticate(&token, 1010).unwrap_err().to_string(),
+            "serviceaccounts ns/robot uid (sa-2) does not match claim (sa-1)"
+        );
     }
 
     #[test]

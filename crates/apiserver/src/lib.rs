@@ -35,6 +35,8 @@ pub mod response;
 pub mod rest;
 pub mod scale;
 pub mod table;
+pub mod token;
+pub mod token_request;
 pub mod usage;
 pub mod watch;
 
@@ -90,6 +92,8 @@ pub struct Server {
     pub address: String,
     /// How the server reaches kubelets (logs, exec, attach, port-forward).
     pub kubelets: connect::Kubelets,
+    /// Issues service account tokens.
+    pub tokens: Arc<token::Issuer>,
 }
 
 /// A running API server.
@@ -112,7 +116,8 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     }
     let serving = pki.serving(&hosts)?;
     let tls = pki.server_config(&serving)?;
-    let authn = authn::Authenticator::with_token_file(config.token_file.as_deref())?;
+    let mut authn = authn::Authenticator::with_token_file(config.token_file.as_deref())?;
+    let tokens = Arc::new(token::Issuer::new(pki.service_account_key()?));
 
     let cache = cache::Cache::start(config.storage.clone()).await?;
     let store = Arc::new(registry::generic::GenericStore::new(
@@ -120,6 +125,10 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         cache,
     ));
     bootstrap::run(&store).await?;
+    authn.set_service_accounts(authn::ServiceAccountTokens::new(
+        tokens.clone(),
+        store.cache().clone(),
+    ));
 
     let bind = SocketAddr::new(config.bind_address, config.port);
     let listener = TcpListener::bind(bind)
@@ -155,6 +164,7 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         metrics: metrics::Metrics::default(),
         address: server_address,
         kubelets: connect::Kubelets::new(pki.kubelet_client_config()?),
+        tokens,
     });
     tokio::spawn(serve(listener, TlsAcceptor::from(tls), server.clone()));
     tracing::info!(%address, kubeconfig = %kubeconfig.display(), "API server listening");

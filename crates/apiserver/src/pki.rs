@@ -1,6 +1,6 @@
 //! The cluster's certificates: a CA, the serving certificate and the admin's client certificate,
-//! created on first start under `<data-dir>/server/tls` and reused afterwards, and the admin
-//! kubeconfig that points kubectl at the server.
+//! created on first start under `<data-dir>/server/tls` and reused afterwards, the key that
+//! signs service account tokens, and the admin kubeconfig that points kubectl at the server.
 
 use std::{
     fs,
@@ -41,6 +41,15 @@ pub enum Error {
     /// The TLS configuration was refused.
     #[error("tls: {0}")]
     Tls(#[from] rustls::Error),
+    /// The service-account key could not be created or used.
+    #[error("{path}: {source}")]
+    ServiceAccountKey {
+        /// The key file.
+        path: PathBuf,
+        /// What was wrong.
+        #[source]
+        source: crate::token::Error,
+    },
 }
 
 /// The result type of this module.
@@ -213,6 +222,33 @@ impl Pki {
         })
     }
 
+    /// The key that signs service account tokens: `service-account.key` (PKCS#8 PEM, ECDSA
+    /// P-256), created on first use with its public half beside it in `service-account.pub`
+    /// for whoever verifies tokens outside the API server.
+    pub fn service_account_key(&self) -> Result<crate::token::Key> {
+        let path = self.dir.join("service-account.key");
+        let key_error = |source| Error::ServiceAccountKey {
+            path: path.clone(),
+            source,
+        };
+        if !path.exists() {
+            let der = crate::token::Key::generate_pkcs8().map_err(key_error)?;
+            let key = crate::token::Key::from_pkcs8(&der).map_err(key_error)?;
+            write(&path, &pem("PRIVATE KEY", &der), true)?;
+            write(
+                &self.dir.join("service-account.pub"),
+                &pem("PUBLIC KEY", &key.public_key_der()),
+                false,
+            )?;
+        }
+        let text = read(&path)?;
+        let der = PrivateKeyDer::from_pem_slice(text.as_bytes()).map_err(|e| Error::Pem {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        crate::token::Key::from_pkcs8(der.secret_der()).map_err(key_error)
+    }
+
     /// A rustls client configuration for reaching kubelets: it presents the API server's
     /// kubelet client certificate (`kube-apiserver-kubelet-client` in `system:masters`) and,
     /// as upstream's does without `--kubelet-certificate-authority`, takes the certificate a
@@ -315,6 +351,19 @@ impl rustls::client::danger::ServerCertVerifier for SelfSignedKubelet {
     }
 }
 
+/// PEM armour around DER: base64 in lines of 64 characters.
+fn pem(label: &str, der: &[u8]) -> String {
+    use base64::{Engine, engine::general_purpose::STANDARD};
+    let encoded = STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in encoded.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(line));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
 fn certs(pem: &str, path: &Path) -> Result<Vec<CertificateDer<'static>>> {
     CertificateDer::pem_slice_iter(pem.as_bytes())
         .collect::<Result<Vec<_>, _>>()
@@ -353,4 +402,32 @@ pub fn write_kubeconfig(
         message: e.to_string(),
     })?;
     write(path, &yaml, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_service_account_key_is_created_once_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = Pki::load_or_create(dir.path()).unwrap();
+        let first = pki.service_account_key().unwrap();
+        let again = Pki::load_or_create(dir.path())
+            .unwrap()
+            .service_account_key()
+            .unwrap();
+        assert_eq!(first.kid(), again.kid());
+        let public = read(&dir.path().join("service-account.pub")).unwrap();
+        assert!(
+            public.starts_with("-----BEGIN PUBLIC KEY-----\n"),
+            "{public}"
+        );
+        let private = dir.path().join("service-account.key");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            fs::metadata(&private).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
 }

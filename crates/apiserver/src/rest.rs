@@ -444,6 +444,7 @@ pub async fn serve(call: Call<'_>, body: Bytes) -> Result<Response<Body>, ApiErr
         }
         (Verb::Create, Some(Subresource::Binding)) => crate::binding::bind(&call, body).await,
         (Verb::Create, Some(Subresource::Eviction)) => crate::binding::evict(&call, body).await,
+        (Verb::Create, Some(Subresource::Token)) => crate::token_request::create(&call, body).await,
         (Verb::Update, Some(Subresource::Finalize)) => {
             let obj = decode_body(call.headers, &body)?;
             let opts = call.write_options()?;
