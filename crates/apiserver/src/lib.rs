@@ -17,6 +17,7 @@ use store::Storage;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+pub mod admission;
 pub mod authn;
 pub mod authz;
 pub mod binding;

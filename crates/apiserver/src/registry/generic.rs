@@ -323,7 +323,9 @@ impl GenericStore {
         })
     }
 
-    async fn check_namespace(
+    /// Refuses new objects in a namespace that does not exist or is being deleted (upstream's
+    /// NamespaceLifecycle admission).
+    pub(crate) async fn check_namespace(
         &self,
         info: &ResourceInfo,
         namespace: Option<&str>,
@@ -391,6 +393,11 @@ impl GenericStore {
             }
         } else {
             meta::remove(&mut obj, "namespace");
+        }
+        if crate::admission::needed(info) {
+            self.check_namespace(info, namespace, meta::name(&obj))
+                .await?;
+            crate::admission::admit_create(self, info, namespace, &mut obj).await?;
         }
         let strategy = strategy(info);
         let generated =

@@ -15,8 +15,10 @@ const AGE: &str = "<age>";
 const CREATED: &str = "<created>";
 
 /// A cluster without controllers or scheduler, so objects keep the status a test gives them.
+/// Without the service account controller, the test creates the `default` service account
+/// that admission requires of pods.
 fn cluster() -> Cluster {
-    Cluster::start_with(
+    let c = Cluster::start_with(
         Path::new(env!("CARGO_BIN_EXE_rudder")),
         &[
             "--datastore",
@@ -25,7 +27,9 @@ fn cluster() -> Cluster {
             "--disable-scheduler",
         ],
     )
-    .expect("starting rudder")
+    .expect("starting rudder");
+    c.kubectl(&["create", "serviceaccount", "default"]).ok();
+    c
 }
 
 /// The UTC time `seconds` ago in RFC 3339, for status timestamps.
@@ -1609,6 +1613,7 @@ stringData: {{username: u, password: p}}
             &[
                 &["NAME", "SECRETS", "AGE"],
                 &["serviceaccount/builder", "0", AGE],
+                &["serviceaccount/default", "0", AGE],
             ],
             &[&["NAME", "DATA", "AGE"], &["configmap/settings", "3", AGE]],
             &[
