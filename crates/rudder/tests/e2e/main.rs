@@ -11,6 +11,7 @@ mod node_agent;
 mod printers;
 mod scheduling;
 mod seeds_pods;
+mod service_accounts;
 mod services_storage;
 mod simulator;
 mod streams;
