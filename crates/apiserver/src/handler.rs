@@ -70,10 +70,13 @@ fn authenticate(server: &Server, cert_user: Option<User>, req: &Request<Incoming
     }
 }
 
-/// Paths anyone may read, as upstream's `system:public-info-viewer`.
+/// Paths anyone may read, as upstream's `system:public-info-viewer` (and the cluster CA,
+/// which joining agents check against their token).
 fn is_public(path: &str) -> bool {
-    matches!(path, "/healthz" | "/livez" | "/readyz" | "/version")
-        || path.starts_with("/healthz/")
+    matches!(
+        path,
+        "/healthz" | "/livez" | "/readyz" | "/version" | "/cacerts"
+    ) || path.starts_with("/healthz/")
         || path.starts_with("/livez/")
         || path.starts_with("/readyz/")
 }
@@ -208,6 +211,11 @@ fn non_resource(server: &Server, path: &str, req: &Request<Incoming>) -> Respons
         {
             text("ok")
         }
+        "/cacerts" => response::bytes(
+            StatusCode::OK,
+            "application/x-pem-file",
+            server.ca_pem.clone(),
+        ),
         "/version" => response::object(
             StatusCode::OK,
             response::Format::Json,

@@ -93,6 +93,8 @@ pub struct Server {
     pub address: String,
     /// How the server reaches kubelets (logs, exec, attach, port-forward).
     pub kubelets: connect::Kubelets,
+    /// The cluster CA's certificate (PEM), served at `/cacerts` for agents joining.
+    pub ca_pem: String,
     /// Issues service account tokens.
     pub tokens: Arc<token::Issuer>,
 }
@@ -118,6 +120,14 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     let serving = pki.serving(&hosts)?;
     let tls = pki.server_config(&serving)?;
     let mut authn = authn::Authenticator::with_token_file(config.token_file.as_deref())?;
+    // Agents join with the node token (`rudder agent --server URL --token T`). Until a node
+    // authorizer exists, an agent is an admin.
+    let node_token = pki.node_token()?;
+    authn.add_token(
+        &node_token,
+        "rudder:agent",
+        &["system:nodes", "system:masters"],
+    );
     let tokens = Arc::new(token::Issuer::new(pki.service_account_key()?));
 
     let cache = cache::Cache::start(config.storage.clone()).await?;
@@ -152,6 +162,7 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     };
     let server_address = format!("{client_host}:{}", address.port());
     let kubeconfig = config.data_dir.join("kubeconfig.yaml");
+    pki::write_secret(&config.data_dir.join("node-token"), &node_token)?;
     pki::write_kubeconfig(
         &kubeconfig,
         &format!("https://{server_address}"),
@@ -165,6 +176,7 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         metrics: metrics::Metrics::default(),
         address: server_address,
         kubelets: connect::Kubelets::new(pki.kubelet_client_config()?),
+        ca_pem: pki.ca_pem.clone(),
         tokens,
     });
     tokio::spawn(serve(listener, TlsAcceptor::from(tls), server.clone()));

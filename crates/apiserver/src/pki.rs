@@ -249,6 +249,28 @@ impl Pki {
         crate::token::Key::from_pkcs8(der.secret_der()).map_err(key_error)
     }
 
+    /// The node join token, `K10<sha256 of the CA's PEM>::node:<secret>` (k3s' format): the
+    /// secret is made on first start (`node-token`); the hash lets an agent check the CA it
+    /// fetches from `/cacerts` before trusting the server.
+    pub fn node_token(&self) -> Result<String> {
+        let path = self.dir.join("node-token");
+        let secret = match read(&path) {
+            Ok(secret) if !secret.trim().is_empty() => secret.trim().to_string(),
+            _ => {
+                let secret = format!(
+                    "{}{}",
+                    uuid::Uuid::new_v4().simple(),
+                    uuid::Uuid::new_v4().simple()
+                );
+                write(&path, &secret, true)?;
+                secret
+            }
+        };
+        let hash = ring::digest::digest(&ring::digest::SHA256, self.ca_pem.as_bytes());
+        let hex: String = hash.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        Ok(format!("K10{hex}::node:{secret}"))
+    }
+
     /// A rustls client configuration for reaching kubelets: it presents the API server's
     /// kubelet client certificate (`kube-apiserver-kubelet-client` in `system:masters`) and,
     /// as upstream's does without `--kubelet-certificate-authority`, takes the certificate a
@@ -371,6 +393,11 @@ fn certs(pem: &str, path: &Path) -> Result<Vec<CertificateDer<'static>>> {
             path: path.to_path_buf(),
             message: e.to_string(),
         })
+}
+
+/// Writes a file only its owner may read.
+pub fn write_secret(path: &Path, contents: &str) -> Result<()> {
+    write(path, &format!("{contents}\n"), true)
 }
 
 /// Writes a kubeconfig for `server` that authenticates with the given client certificate.

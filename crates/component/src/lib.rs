@@ -8,6 +8,7 @@
 pub mod client;
 pub mod events;
 pub mod informer;
+pub mod join;
 pub mod kubelet;
 pub mod lease;
 

@@ -53,6 +53,18 @@ struct AgentArgs {
     /// translates.
     #[arg(long, default_value = SERVICE_CIDR)]
     service_cidr: String,
+    /// Join the cluster of this server (`https://host:port`) with `--token` instead of using
+    /// a kubeconfig; the agent writes its own kubeconfig in its directory.
+    #[arg(long, requires = "token")]
+    server: Option<String>,
+    /// The join token the server wrote to `<data-dir>/node-token`.
+    #[arg(
+        long,
+        env = "RUDDER_TOKEN",
+        requires = "server",
+        hide_env_values = true
+    )]
+    token: Option<String>,
 }
 
 /// The service CIDR (upstream's and k3s' default).
@@ -350,12 +362,26 @@ fn main() -> anyhow::Result<()> {
             elected(client, "kube-scheduler", scheduler::run).await
         }),
         Command::Agent(args) => runtime.block_on(async {
-            let client = component::client(&args.client.kubeconfig, "kubelet").await?;
-            let ca = component::client::cluster_ca(&args.client.kubeconfig).await?;
             let blackhole = vec![args.cluster_cidr.clone(), args.service_cidr.clone()];
-            let options = args
-                .node
-                .options("/var/lib/rudder/agent".as_ref(), ca, blackhole);
+            let options =
+                args.node
+                    .options("/var/lib/rudder/agent".as_ref(), Vec::new(), blackhole);
+            let kubeconfig = match (&args.server, &args.token) {
+                (Some(server), Some(token)) => {
+                    let path = options.data_dir.join("kubeconfig.yaml");
+                    component::join::join(server, token, &path)
+                        .await
+                        .context("joining the cluster")?;
+                    path
+                }
+                _ => args.client.kubeconfig.clone(),
+            };
+            let client = component::client(&kubeconfig, "kubelet").await?;
+            let client_ca = component::client::cluster_ca(&kubeconfig).await?;
+            let options = kubelet::Options {
+                client_ca,
+                ..options
+            };
             tokio::select! {
                 result = kubelet::run(client, options) => Ok(result?),
                 _ = tokio::signal::ctrl_c() => Ok(()),

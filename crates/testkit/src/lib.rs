@@ -403,6 +403,17 @@ impl Cluster {
 
     /// Starts a real node agent for this cluster and waits until its node is Ready.
     pub fn node(&self) -> Result<Node> {
+        self.node_with(&[])
+    }
+
+    /// Starts a real node agent that joins with the server's node token (`--server URL
+    /// --token T`) instead of the admin kubeconfig, and waits until its node is Ready.
+    pub fn node_joined(&self) -> Result<Node> {
+        let token = std::fs::read_to_string(self.data_dir().join("node-token"))?;
+        self.node_with(&["--server", &self.url(), "--token", token.trim()])
+    }
+
+    fn node_with(&self, extra: &[&str]) -> Result<Node> {
         let name = format!("node-{}", self.port);
         let agent_dir = self.dir.path().join("agent");
         let images = agent_dir.join("images");
@@ -444,8 +455,10 @@ impl Cluster {
             "--cluster-cidr",
             &self.cluster_cidr(),
         ]
-        .map(str::to_string)
-        .into();
+        .iter()
+        .chain(extra)
+        .map(|s| s.to_string())
+        .collect();
         let process = self.spawn(&args.iter().map(String::as_str).collect::<Vec<_>>())?;
         let node = Node {
             name: name.clone(),

@@ -753,3 +753,58 @@ spec:
         .stderr
         .contains("NotFound")));
 }
+
+#[test]
+fn an_agent_joins_with_the_node_token_and_a_wrong_ca_pin_is_refused() {
+    let cluster = cluster();
+    let token = std::fs::read_to_string(cluster.data_dir().join("node-token")).unwrap();
+    let token = token.trim();
+    assert!(
+        token.starts_with("K10") && token.contains("::node:"),
+        "{token}"
+    );
+    // A token pinning another CA: the agent refuses the server before sending it anything.
+    let forged = format!("K10{}{}", "0".repeat(64), &token[67..]);
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_rudder"))
+        .args(["agent", "--server", &cluster.url(), "--token", &forged])
+        .args(["--agent-dir"])
+        .arg(cluster.data_dir().join("forged-agent"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(
+        stderr.contains("the server's CA does not match the token"),
+        "{stderr}"
+    );
+    let node = cluster.node_joined().unwrap();
+    cluster
+        .kubectl_stdin(
+            &["apply", "-f", "-"],
+            r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: joined}
+spec:
+  containers:
+  - name: c
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "echo on a joined node; sleep 3600"]
+"#,
+        )
+        .ok();
+    assert!(
+        eventually(Duration::from_secs(60), || field(
+            &cluster,
+            "joined",
+            ".status.phase"
+        ) == "Running"),
+        "{}",
+        node.log()
+    );
+    assert_eq!(
+        cluster.kubectl(&["logs", "joined"]).ok(),
+        "on a joined node\n"
+    );
+}
